@@ -1,0 +1,45 @@
+# The two commands a learner needs: `make lab` and `make test`. Everything else builds on them.
+# A virtual environment is made in .venv on first use, with the pinned versions of pyproject.toml
+# (the whole resolved set is fixed by constraints.txt).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8888
+
+.PHONY: lab test course bench clean help
+
+help:
+	@echo "make lab     open the course in JupyterLab (creates .venv on first use)"
+	@echo "make test    run every unit test and every notebook in fast mode"
+	@echo "make course  run every notebook in full mode and write HTML to build/course/"
+	@echo "make bench   run the speed and quality benchmarks"
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "minidiff needs Python 3.11 or newer, found " + sys.version.split()[0]'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[lab,test]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (minidiff)" >/dev/null
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp scripts/jupyterlab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	touch $@
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.port=$(PORT) notebooks/00_start_here.ipynb
+
+test: $(STAMP)
+	MINIDIFF_FAST=1 $(BIN)/python -m pytest
+
+course: $(STAMP)
+	mkdir -p build/course
+	$(BIN)/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=900 \
+		--output-dir build/course notebooks/*.ipynb
+	@echo "Rendered lessons: build/course/"
+
+bench: $(STAMP)
+	for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) build

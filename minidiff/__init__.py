@@ -1,0 +1,26 @@
+"""minidiff: a small, tested diffusion library that every lesson of the course imports.
+
+Submodules load on first use (`minidiff.toy`, `minidiff.plot`, ...), so `import minidiff`
+stays quick and pulls in neither matplotlib nor ipywidgets.
+"""
+
+import importlib
+
+from .runtime import by_mode, default_device, fast_mode, seed_all
+
+__version__ = "0.1.0"
+__all__ = ["by_mode", "default_device", "fast_mode", "seed_all"]
+
+
+def __getattr__(name: str):
+    # PEP 562: `minidiff.toy` imports minidiff/toy.py the first time it is asked for.
+    if name.startswith("_"):
+        raise AttributeError(name)
+    try:
+        module = importlib.import_module(f".{name}", __name__)
+    except ModuleNotFoundError as err:
+        if err.name != f"{__name__}.{name}":
+            raise  # a real missing dependency inside the submodule
+        raise AttributeError(f"module 'minidiff' has no attribute or submodule {name!r}") from None
+    globals()[name] = module
+    return module

@@ -1,0 +1,121 @@
+"""The machinery shared by every exercise checker.
+
+A checker runs the learner's function on a few fixed cases, compares with a reference, and when
+the answer is wrong, compares it with the typical mistakes (each a function that makes that
+mistake on purpose) so that it can say which one it was. It never raises: a notebook with an
+unsolved or broken exercise still runs to the end.
+"""
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+
+CORRECT, WRONG, NOT_ATTEMPTED, ERROR = "correct", "wrong", "not attempted", "error"
+_MARK = {CORRECT: "[ok]", WRONG: "[wrong]", NOT_ATTEMPTED: "[todo]", ERROR: "[error]"}
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What a checker found: a status (correct / wrong / not attempted / error) and a message."""
+
+    exercise: str
+    status: str
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.status == CORRECT
+
+    def __repr__(self) -> str:
+        return f"{_MARK[self.status]} {self.exercise}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A typical wrong answer: `wrong(*args)` computes it, `hint` says how to fix it."""
+
+    hint: str
+    wrong: Callable
+
+
+def _as_tensor(value, like: torch.Tensor) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.detach().to(device=like.device, dtype=like.dtype)
+    return torch.as_tensor(value, dtype=like.dtype, device=like.device)
+
+
+def _clone(args: Sequence) -> tuple:
+    # The learner's function gets copies, so an in-place edit cannot spoil the reference.
+    return tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, rtol: float, atol: float) -> bool:
+    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
+
+
+def check_function(
+    exercise: str,
+    fn: Callable,
+    cases: Sequence[Sequence],
+    reference: Callable,
+    mistakes: Sequence[Mistake] = (),
+    rtol: float = 1e-4,
+    atol: float = 1e-5,
+) -> Feedback:
+    """Run `fn` on every case, compare with `reference`, and name the mistake when there is one."""
+    outs, expecteds = [], []
+    for args in cases:
+        expected = torch.as_tensor(reference(*_clone(args)))
+        try:
+            out = fn(*_clone(args))
+        except NotImplementedError:
+            return Feedback(exercise, NOT_ATTEMPTED,
+                            "not attempted yet: replace `raise NotImplementedError` with your code.")
+        except Exception as err:  # the learner's bug, reported rather than raised
+            return Feedback(exercise, ERROR, f"your function raised {type(err).__name__}: {err}")
+        if out is None:
+            return Feedback(exercise, ERROR, "your function returned None: did you forget `return`?")
+        try:
+            out = _as_tensor(out, expected)
+        except Exception:
+            return Feedback(exercise, ERROR, f"expected a tensor or a number, got {type(out).__name__}")
+        if out.shape != expected.shape:
+            return Feedback(exercise, WRONG,
+                            f"wrong shape: expected {tuple(expected.shape)}, got {tuple(out.shape)}.")
+        if not torch.isfinite(out).all():
+            return Feedback(exercise, WRONG, "your answer has NaN or inf values in it.")
+        outs.append(out)
+        expecteds.append(expected)
+    failed = [i for i, (o, e) in enumerate(zip(outs, expecteds)) if not _close(o, e, rtol, atol)]
+    if not failed:
+        return Feedback(exercise, CORRECT, f"correct on all {len(cases)} test cases.")
+    return Feedback(exercise, WRONG, _diagnose(outs, expecteds, cases, mistakes, rtol, atol, failed[0]))
+
+
+def _matches_everywhere(outs, answer: Callable, cases, rtol, atol) -> bool:
+    # A mistake is named only when it explains the answer on every case, not by coincidence on one.
+    for out, args in zip(outs, cases):
+        try:
+            wrong = torch.as_tensor(answer(*_clone(args))).to(out)
+        except Exception:
+            return False
+        if not _close(out, wrong, rtol, atol):
+            return False
+    return True
+
+
+def _diagnose(outs, expecteds, cases, mistakes, rtol, atol, case) -> str:
+    for m in mistakes:
+        if _matches_everywhere(outs, m.wrong, cases, rtol, atol):
+            return m.hint
+    if all(_close(o, -e, rtol, atol) for o, e in zip(outs, expecteds)):
+        return "the sign is flipped: check the direction of your formula."
+    # One constant factor off on every case suggests a missing square, square root or scale.
+    out, expected = torch.cat([o.ravel() for o in outs]), torch.cat([e.ravel() for e in expecteds])
+    nonzero = expected.abs() > 1e-6
+    if nonzero.any():
+        ratio = out[nonzero] / expected[nonzero]
+        if torch.allclose(ratio, ratio.mean().expand_as(ratio), rtol=1e-3, atol=1e-6):
+            return f"off by a constant factor of {ratio.mean().item():.4g}: check the scale."
+    err = (outs[case] - expecteds[case]).abs().max().item()
+    return f"not equal to the right answer on test case {case + 1} (largest error {err:.3g})."

@@ -1,0 +1,9 @@
+"""Networks of the course: a time embedding, an MLP for 2-D points, a small U-Net for images.
+
+Every network is called as `net(x, t)` with x a batch and t a (B,) tensor of times in [0, 1].
+"""
+
+from .embed import TimeEmbedding
+
+__all__ = ["TimeEmbedding"]
+# Each network lives in its own submodule and is re-exported here.
