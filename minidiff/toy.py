@@ -127,3 +127,167 @@ def two_modes(distance: float = 6.0, std: float = 0.5, weights=(0.8, 0.2)) -> Ga
     """Two well separated round Gaussians on the x axis, unequal weights (0.8 left, 0.2 right)."""
     means = torch.tensor([[-distance / 2, 0.0], [distance / 2, 0.0]])
     return GaussianMixture(means, torch.full((2,), std), torch.tensor(weights))
+
+
+# --- Two-pixel images ----------------------------------------------------------------------------
+# A grey image of two pixels (values 0..255) is a point in the plane. The course scales every image
+# to [-1, 1] (as DDPM does, Ho et al. 2020, section 4): grey level 0 -> -1, 255 -> +1.
+
+# (name, grey levels of pixel 1 and pixel 2, std in grey levels, weight): kinds of tiny picture.
+TWO_PIXEL_CLUSTERS = (
+    ("dark", (45, 45), 14.0, 0.30),
+    ("bright", (210, 210), 14.0, 0.25),
+    ("edge: dark | bright", (45, 210), 14.0, 0.15),
+    ("edge: bright | dark", (210, 45), 14.0, 0.10),
+    ("mid grey", (128, 128), 22.0, 0.20),
+)
+
+
+def image_to_point(images: torch.Tensor) -> torch.Tensor:
+    """Images (N, ...) with grey levels 0..255 -> points (N, pixels) in [-1, 1]: x = level / 127.5 - 1."""
+    images = torch.as_tensor(images)
+    if images.ndim < 2:
+        raise ValueError(f"image_to_point: expected a batch of images (N, ...), "
+                         f"got shape {tuple(images.shape)}")
+    if images.numel() and (images.min() < 0 or images.max() > 255):
+        raise ValueError(f"image_to_point: grey levels must lie in 0..255, got {images.min().item()}.."
+                         f"{images.max().item()}; for points already in [-1, 1] use them as they are")
+    levels = images.to(torch.get_default_dtype()) if not images.is_floating_point() else images
+    return levels.reshape(len(levels), -1) / 127.5 - 1.0  # (N, pixels)
+
+
+def point_to_image(x: torch.Tensor, shape: tuple = (1, 2)) -> torch.Tensor:
+    """Points (N, pixels) -> uint8 images (N, *shape): level = (x + 1) * 127.5, clipped to 0..255, rounded."""
+    if x.ndim != 2 or x.shape[1] != math.prod(shape):
+        raise ValueError(f"point_to_image: expected points of shape (N, {math.prod(shape)}) for images "
+                         f"of shape {tuple(shape)}, got {tuple(x.shape)}")
+    levels = ((x + 1.0) * 127.5).clamp(0, 255).round()
+    return levels.to(torch.uint8).reshape(len(x), *shape)  # (N, *shape)
+
+
+def two_pixel_mixture() -> GaussianMixture:
+    """The density of the two-pixel data in point coordinates (before rounding to whole grey levels)."""
+    means = torch.tensor([c[1] for c in TWO_PIXEL_CLUSTERS]) / 127.5 - 1.0  # (K, 2)
+    stds = torch.tensor([c[2] for c in TWO_PIXEL_CLUSTERS]) / 127.5  # (K,): a level is 1/127.5 wide
+    return GaussianMixture(means, stds, torch.tensor([c[3] for c in TWO_PIXEL_CLUSTERS]))
+
+
+def two_pixel_images(n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+    """n two-pixel grey images, uint8 of shape (n, 1, 2): mixture points rounded to whole grey levels."""
+    _check_n(n, "two_pixel_images")
+    return point_to_image(two_pixel_mixture().sample(n, generator=generator, device=device))
+
+
+def cell_mass(gm: GaussianMixture, x_edges: torch.Tensor, y_edges: torch.Tensor) -> torch.Tensor:
+    """Exact probability of each rectangle [x_i, x_i+1) x [y_j, y_j+1) of a 2-D mixture, shape (I, J)."""
+    if gm.dim != 2:
+        raise ValueError(f"cell_mass: needs a 2-D mixture, got D = {gm.dim}")
+    normal = torch.distributions.Normal(gm.means[:, :, None], gm.stds[:, :, None])  # (K, 2, 1)
+    edges = torch.stack([torch.as_tensor(x_edges), torch.as_tensor(y_edges)]).to(gm.means)  # (2, E)
+    along = normal.cdf(edges[None]).diff(dim=2)  # (K, 2, E-1): each axis separately (diagonal)
+    return torch.einsum("k,ki,kj->ij", gm.weights, along[:, 0], along[:, 1])  # (I, J)
+
+
+def two_pixel_cell_probs(bins: int = 8) -> torch.Tensor:
+    """Exact probability that an image of two_pixel_images falls in each cell of 256/bins grey
+    levels per pixel, shape (bins, bins), rounding and clipping included."""
+    width = _cell_width(bins)
+    # Level k collects the continuous values in [k - 0.5, k + 0.5); the end cells collect all the
+    # clipped values too, so their outer edges are -inf and +inf.
+    inner = (torch.arange(1, bins, dtype=torch.float64) * width - 0.5) / 127.5 - 1.0
+    edges = torch.cat([torch.tensor([-math.inf]), inner, torch.tensor([math.inf])]).double()
+    return cell_mass(two_pixel_mixture().to(torch.float64), edges, edges)
+
+
+def two_pixel_cell_counts(images: torch.Tensor, bins: int = 8) -> torch.Tensor:
+    """How many images fall in each cell of 256/bins grey levels per pixel, shape (bins, bins)."""
+    width = _cell_width(bins)
+    cells = images.reshape(len(images), 2).long() // width  # (N, 2): the cell index of each pixel
+    return torch.bincount(cells[:, 0] * bins + cells[:, 1], minlength=bins * bins).reshape(bins, bins)
+
+
+def _cell_width(bins: int) -> int:
+    if bins < 1 or 256 % bins:
+        raise ValueError(f"bins must divide 256 (1, 2, 4, ..., 256), got {bins}")
+    return 256 // bins
+
+
+# --- 2-D shapes ----------------------------------------------------------------------------------
+# Samplers with the same scale as ring() (radius 2): everything lies roughly within [-3, 3].
+
+MOON_RADIUS = 1.6
+MOON_CENTRES = ((-0.8, -0.4), (0.8, 0.4))  # upper arc, lower arc
+
+
+def _check_n(n: int, name: str) -> None:
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"{name}: n must be a non-negative int, got {n!r}")
+
+
+def _check_noise(noise: float, name: str) -> float:
+    if not math.isfinite(float(noise)) or noise < 0:
+        raise ValueError(f"{name}: noise must be a finite number >= 0, got {noise}")
+    return float(noise)
+
+
+def _finish(x: torch.Tensor, noise: float, generator, device) -> torch.Tensor:
+    # Add isotropic noise, shuffle (so any first m points are a fair sample), move to the device.
+    x = x + noise * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    x = x[torch.randperm(len(x), generator=generator, device=x.device)]
+    return x.to(device if device is not None else x.device)
+
+
+def _gen_device(generator) -> torch.device:
+    # Random numbers are drawn where the generator lives (the CPU by default), then moved.
+    return generator.device if generator is not None else torch.device("cpu")
+
+
+def moons(n: int, noise: float = 0.1, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+    """Two interleaved half circles (radius 1.6, centres MOON_CENTRES), half the points each, plus
+    N(0, noise^2 I) noise; shape (n, 2)."""
+    _check_n(n, "moons")
+    noise = _check_noise(noise, "moons")
+    lower = torch.arange(n, device=_gen_device(generator)) >= (n + 1) // 2  # (n,)
+    u = torch.rand(n, generator=generator, device=lower.device)
+    angle = math.pi * (u + lower)  # upper arc: 0..pi, lower arc: pi..2pi
+    centres = torch.tensor(MOON_CENTRES, device=lower.device)[lower.long()]  # (n, 2)
+    x = centres + MOON_RADIUS * torch.stack([angle.cos(), angle.sin()], dim=1)
+    return _finish(x, noise, generator, device)
+
+
+SPIRAL_TURNS, SPIRAL_RADIUS = 1.5, 2.5
+
+
+def spirals(n: int, noise: float = 0.05, generator: torch.Generator | None = None,
+            device=None) -> torch.Tensor:
+    """Two interleaved Archimedean spirals r = 2.5 theta / theta_max (1.5 turns, the second arm
+    turned by pi), about uniform along the curve, plus N(0, noise^2 I) noise; shape (n, 2)."""
+    _check_n(n, "spirals")
+    noise = _check_noise(noise, "spirals")
+    u = torch.rand(n, generator=generator, device=_gen_device(generator))
+    # Arc length grows like theta^2, so theta = theta_max sqrt(u) spreads points evenly along it.
+    theta = 2 * math.pi * SPIRAL_TURNS * u.sqrt()  # (n,)
+    r = SPIRAL_RADIUS * u.sqrt()
+    second = torch.arange(n, device=u.device) >= (n + 1) // 2
+    angle = theta + math.pi * second
+    x = r[:, None] * torch.stack([angle.cos(), angle.sin()], dim=1)  # (n, 2)
+    return _finish(x, noise, generator, device)
+
+
+def checkerboard(n: int, squares: int = 4, size: float = 4.0, generator: torch.Generator | None = None,
+                 device=None) -> torch.Tensor:
+    """Uniform on the dark squares of a squares x squares board covering [-size/2, size/2]^2 (the
+    squares whose column + row is even); shape (n, 2)."""
+    _check_n(n, "checkerboard")
+    if not isinstance(squares, int) or squares < 2 or squares % 2:
+        # An even board has squares/2 dark squares in every row, so a uniform row is fair.
+        raise ValueError(f"checkerboard: squares must be an even int >= 2, got {squares!r}")
+    if not math.isfinite(float(size)) or size <= 0:
+        raise ValueError(f"checkerboard: size must be a finite number > 0, got {size}")
+    gen_device = _gen_device(generator)
+    row = torch.randint(squares, (n,), generator=generator, device=gen_device)
+    # Pick one of the row's dark squares: columns of the same parity as the row.
+    col = 2 * torch.randint(squares // 2, (n,), generator=generator, device=gen_device) + row % 2
+    cell = torch.stack([col, row], dim=1).float()  # (n, 2)
+    x = (cell + torch.rand(n, 2, generator=generator, device=gen_device)) * (size / squares) - size / 2
+    return x.to(device if device is not None else gen_device)

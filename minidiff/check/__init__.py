@@ -8,3 +8,26 @@ from ._core import Feedback, Mistake, check_function
 
 __all__ = ["Feedback", "Mistake", "check_function"]
 # Each lesson's checkers live in a submodule named after its topic and are re-exported here.
+from .pixels import gaussian_log_density, image_to_point, squared_norm, table_size_log10
+
+__all__ += ["gaussian_log_density", "image_to_point", "squared_norm", "table_size_log10"]
+from .ink import brownian_step, drop_spread, ou_reverse_step, ou_sample
+
+__all__ += ["brownian_step", "drop_spread", "ou_reverse_step", "ou_sample"]
+from .schedules import alpha_bar_from_betas, q_sample_by_hand, snr_crossing
+
+__all__ += ["alpha_bar_from_betas", "q_sample_by_hand", "snr_crossing"]
+from .samplers import ddim_step, heun_step, ode_drift
+
+__all__ += ["ddim_step", "heun_step", "ode_drift"]
+from .scores import (annealed_step_sizes, eps_to_score, gaussian_score, langevin_step,
+                     noised_gaussian_score)
+
+__all__ += ["annealed_step_sizes", "eps_to_score", "gaussian_score", "langevin_step",
+            "noised_gaussian_score"]
+from .score_matching import dsm_loss, dsm_target, tweedie_denoise
+
+__all__ += ["dsm_loss", "dsm_target", "tweedie_denoise"]
+from .ddpm import ancestral_step, eps_loss, eps_to_x0
+
+__all__ += ["ancestral_step", "eps_loss", "eps_to_x0"]

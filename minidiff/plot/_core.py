@@ -12,10 +12,10 @@ class CourseFigure(Figure):
         return to_png(self, dpi=100)
 
 
-def figure(nrows: int = 1, ncols: int = 1, size: float = 3.2, **kwargs):
+def figure(nrows: int = 1, ncols: int = 1, size: float = 3.2, squeeze: bool = True, **kwargs):
     """A new Figure and its axes (an array when there is more than one), each panel `size` inches."""
     fig = CourseFigure(figsize=(size * ncols, size * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=True, **kwargs)
+    axes = fig.subplots(nrows, ncols, squeeze=squeeze, **kwargs)
     return fig, axes
 
 

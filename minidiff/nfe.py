@@ -1,0 +1,146 @@
+"""Quality against the number of network evaluations (NFE), measured the same way by lesson 08 and
+by benchmarks/samplers.py.
+
+Two measures, because they answer different questions:
+- distribution quality: the sliced Wasserstein distance of n samples to the truth in units of the
+  noise floor (the distance two n-point samples of the truth already have), a median over runs;
+  it stops improving at about 1, the floor, however accurate the solver;
+- endpoint error: from the same starting noise, the mean distance between a solver's final points
+  and those of a very fine solve of the same ODE; it shows the order of the method (Euler NFE^-1,
+  Heun NFE^-2) at every NFE, because nothing random hides it.
+"""
+
+import math
+import statistics
+from typing import Callable, NamedTuple
+
+import torch
+
+from . import samplers, sde
+from .metrics import noise_floor, sliced_wasserstein
+from .schedules import Schedule, karras_grid
+
+# name -> sampler(model, x, ts, schedule, generator), all with the same call
+SAMPLERS: dict[str, Callable] = {
+    "ddpm": lambda m, x, ts, sch, g: samplers.ddpm(m, x, ts, sch, generator=g),
+    "ddim": lambda m, x, ts, sch, g: samplers.ddim(m, x, ts, sch, eta=0.0),
+    "euler": lambda m, x, ts, sch, g: sde.euler(m, x, ts, sch),
+    "heun": lambda m, x, ts, sch, g: sde.heun(m, x, ts, sch),
+    "euler_maruyama": lambda m, x, ts, sch, g: sde.euler_maruyama(m, x, ts, sch, generator=g),
+    "predictor_corrector": lambda m, x, ts, sch, g: sde.predictor_corrector(m, x, ts, sch, generator=g),
+}
+TWO_CALLS_PER_STEP = ("heun", "predictor_corrector")  # every step but the last calls the model twice
+
+
+class Point(NamedTuple):
+    """One measurement: a sampler given a budget of NFE, the steps and NFE it used, its quality (floor units)."""
+
+    sampler: str
+    budget: int
+    steps: int
+    nfe: int
+    quality: float
+
+
+def steps_for_nfe(name: str, nfe: int) -> int:
+    """The number of steps that costs about `nfe` network calls (2 steps - 1 for the two-call samplers)."""
+    _known(name)
+    return max(1, (nfe + 1) // 2) if name in TWO_CALLS_PER_STEP else max(1, nfe)
+
+
+def sample(name: str, model, n: int, steps: int, schedule: Schedule, dim: int = 2,
+           generator: torch.Generator | None = None, x: torch.Tensor | None = None, rho: float = 7.0,
+           device=None):
+    """Run sampler `name` for `steps` steps on the Karras grid (rho-spaced noise levels 80 .. 0.002,
+    then t = 0) from x, or from n fresh draws of the prior on `device`; returns (final x, NFE used)."""
+    _known(name)
+    ts = karras_grid(steps, schedule, rho=rho)
+    if x is None:
+        x = sde.prior_sample(n, dim, schedule, ts[0].item(), device=device, generator=generator)
+    counted = sde.CountCalls(model)
+    out = samplers.run(SAMPLERS[name](counted, x, ts.to(x.dtype), schedule, generator))
+    return out, counted.calls
+
+
+def quality(xs: list[torch.Tensor], references: list[torch.Tensor], floor: float) -> float:
+    """Median over runs of sliced_wasserstein(x_r, reference_r), in units of the noise floor."""
+    return statistics.median(sliced_wasserstein(x, ref.to(x)) for x, ref in zip(xs, references)) / floor
+
+
+def quality_vs_nfe(model, truth: Callable, schedule: Schedule, names=tuple(SAMPLERS), nfes=(10, 20, 40),
+                   n: int = 2000, runs: int = 5, seed: int = 0, dim: int = 2) -> tuple[list[Point], float]:
+    """Quality (median over `runs` runs of n points, in floor units) of every sampler at every budget
+    of NFE; returns the points and the floor. truth(n, generator) draws n samples of the truth.
+
+    Every sampler gets the same starting noise and the same reference samples in run r (common
+    random numbers), so differences between samplers and NFE are not differences between seeds."""
+    g = torch.Generator().manual_seed(seed)
+    floor = noise_floor(truth, n, repeats=2 * runs + 1, generator=g)
+    t_start = karras_grid(1, schedule)[0].item()  # every Karras grid starts at the same noise level
+    starts = [sde.prior_sample(n, dim, schedule, t_start, generator=g) for _ in range(runs)]
+    references = [truth(n, g) for _ in range(runs)]
+    points = []
+    for name in names:
+        for target in nfes:
+            steps, outs = steps_for_nfe(name, target), []
+            for r, x in enumerate(starts):
+                noise = torch.Generator().manual_seed(seed + 1000 * (r + 1))  # the samplers' own noise
+                outs.append(sample(name, model, n, steps, schedule, dim, generator=noise, x=x))
+            points.append(Point(name, target, steps, outs[0][1], quality([x for x, _ in outs], references, floor)))
+    return points, floor
+
+
+def nfe_to_reach(points: list[Point], name: str, target: float = 1.2) -> int | None:
+    """The smallest NFE measured from which sampler `name` stays within `target` times the floor at
+    every larger NFE measured (None: not reached). 'Stays' keeps one lucky draw from counting."""
+    mine = sorted((p.nfe, p.quality) for p in points if p.sampler == name)
+    reached = None
+    for nfe, q in reversed(mine):
+        if q > target:
+            break
+        reached = nfe
+    return reached
+
+
+def endpoint_errors(model, x: torch.Tensor, schedule: Schedule, names=("euler", "heun"),
+                    nfes=(10, 20, 40, 80, 160), reference_steps: int = 1000) -> dict:
+    """From the same start x, the mean distance |x_N - x_ref| between each ODE solver's end points and
+    a Heun solve with reference_steps steps. Returns {name: (nfes used, errors)}."""
+    reference, _ = sample("heun", model, len(x), reference_steps, schedule, x=x)
+    errors = {}
+    for name in names:
+        used, errs = [], []
+        for target in nfes:
+            out, calls = sample(name, model, len(x), steps_for_nfe(name, target), schedule, x=x)
+            used.append(calls)
+            errs.append((out - reference).flatten(1).norm(dim=1).mean().item())
+        errors[name] = (used, errs)
+    return errors
+
+
+def fit_order(nfes, errors) -> float:
+    """The least-squares slope of log(error) against log(NFE): about -1 for Euler, -2 for Heun."""
+    lx = torch.tensor([math.log(v) for v in nfes], dtype=torch.float64)
+    ly = torch.tensor([math.log(v) for v in errors], dtype=torch.float64)
+    lx, ly = lx - lx.mean(), ly - ly.mean()
+    return ((lx * ly).sum() / (lx * lx).sum()).item()
+
+
+def table(points: list[Point], target: float = 1.2) -> str:
+    """A plain-text table: one row per sampler, its quality (floor units) at each budget of NFE, and the
+    smallest NFE measured at which it is within target times the floor."""
+    names = list(dict.fromkeys(p.sampler for p in points))
+    budgets = sorted({p.budget for p in points})
+    lines = ["NFE at most".ljust(20) + "".join(f"{v:>7}" for v in budgets) + f"   NFE to reach {target}x",
+             "sampler".ljust(20) + " " * 7 * len(budgets) + "   the floor"]
+    for name in names:
+        by_budget = {p.budget: p.quality for p in points if p.sampler == name}
+        cells = "".join(f"{by_budget[v]:7.2f}" if v in by_budget else "      -" for v in budgets)
+        reach = nfe_to_reach(points, name, target)
+        lines.append(name.ljust(20) + cells + f"   {reach if reach is not None else 'not reached'}")
+    return "\n".join(lines)
+
+
+def _known(name: str) -> None:
+    if name not in SAMPLERS:
+        raise ValueError(f"unknown sampler {name!r}; choose one of {sorted(SAMPLERS)}")

@@ -1,0 +1,179 @@
+"""What a network predicts, and how to turn one prediction into another.
+
+Everything rests on x_t = alpha x0 + sigma eps, eps ~ N(0, I). Given xt, alpha and sigma, any one
+of four quantities fixes the other three:
+
+    eps    the noise that was added
+    x0     the clean point (Tweedie's denoised estimate when predicted)
+    score  grad log p_t(xt) = -E[eps | xt] / sigma                (Vincent 2011; Song & Ermon 2019)
+    v      alpha eps - sigma x0                                   (Salimans & Ho 2022, section 4)
+
+Every conversion has the same signature `a_to_b(a, xt, alpha, sigma)`; alpha and sigma are numbers
+or tensors that `expand_like` broadcasts against xt (a (B,) tensor holds one value per sample).
+The eps conversions are written out; the others go through eps (`convert`).
+"""
+
+import torch
+
+PREDICTIONS = ("eps", "x0", "score", "v")
+
+
+def expand_like(value, xt: torch.Tensor) -> torch.Tensor:
+    """A number, a 0-dim tensor or a per-sample (B,) tensor, shaped to broadcast against xt (B, ...)."""
+    # A Python number goes straight to xt's dtype (through float32 first, 0.87 would lose digits).
+    value = torch.as_tensor(value, device=xt.device, dtype=xt.dtype)
+    if value.ndim == 0 or value.shape == xt.shape:
+        return value
+    if value.ndim == 1 and xt.ndim >= 1 and value.shape[0] == xt.shape[0]:
+        return value.reshape(-1, *([1] * (xt.ndim - 1)))  # (B,) -> (B, 1, ..., 1)
+    raise ValueError(f"expand_like: expected a number, one value per sample ({xt.shape[0]},) or "
+                     f"the shape of xt {tuple(xt.shape)}; got a tensor of shape {tuple(value.shape)}")
+
+
+def _coefs(xt, alpha, sigma):
+    return expand_like(alpha, xt), expand_like(sigma, xt)
+
+
+# ---- to and from eps, written out --------------------------------------------------------------
+
+def eps_to_x0(eps: torch.Tensor, xt: torch.Tensor, alpha, sigma) -> torch.Tensor:
+    """x0 = (xt - sigma eps) / alpha (Ho et al. 2020, eq. 15)."""
+    alpha, sigma = _coefs(xt, alpha, sigma)
+    return (xt - sigma * eps) / alpha
+
+
+def x0_to_eps(x0: torch.Tensor, xt: torch.Tensor, alpha, sigma) -> torch.Tensor:
+    """eps = (xt - alpha x0) / sigma: x_t = alpha x0 + sigma eps solved for eps."""
+    alpha, sigma = _coefs(xt, alpha, sigma)
+    return (xt - alpha * x0) / sigma
+
+
+def eps_to_score(eps: torch.Tensor, xt: torch.Tensor, alpha, sigma) -> torch.Tensor:
+    """score = -eps / sigma: grad log N(xt; alpha x0, sigma^2 I) = -eps / sigma (Vincent 2011)."""
+    _, sigma = _coefs(xt, alpha, sigma)
+    return -eps / sigma
+
+
+def score_to_eps(score: torch.Tensor, xt: torch.Tensor, alpha, sigma) -> torch.Tensor:
+    """eps = -sigma score: the noise prediction is a scaled score (Ho et al. 2020, section 3.2)."""
+    _, sigma = _coefs(xt, alpha, sigma)
+    return -sigma * score
+
+
+def eps_to_v(eps: torch.Tensor, xt: torch.Tensor, alpha, sigma) -> torch.Tensor:
+    """v = alpha eps - sigma x0 = ((alpha^2 + sigma^2) eps - sigma xt) / alpha (Salimans & Ho 2022)."""
+    alpha, sigma = _coefs(xt, alpha, sigma)
+    return ((alpha**2 + sigma**2) * eps - sigma * xt) / alpha
+
+
+def v_to_eps(v: torch.Tensor, xt: torch.Tensor, alpha, sigma) -> torch.Tensor:
+    """eps = (sigma xt + alpha v) / (alpha^2 + sigma^2) (Salimans & Ho 2022, section 4)."""
+    alpha, sigma = _coefs(xt, alpha, sigma)
+    return (sigma * xt + alpha * v) / (alpha**2 + sigma**2)
+
+
+# ---- the other pairs -----------------------------------------------------------------------------
+
+def x0_to_score(x0: torch.Tensor, xt: torch.Tensor, alpha, sigma) -> torch.Tensor:
+    """score = (alpha x0 - xt) / sigma^2: Tweedie's formula read backwards (Efron 2011)."""
+    alpha, sigma = _coefs(xt, alpha, sigma)
+    return (alpha * x0 - xt) / sigma**2
+
+
+def score_to_x0(score: torch.Tensor, xt: torch.Tensor, alpha, sigma) -> torch.Tensor:
+    """E[x0 | xt] = (xt + sigma^2 score) / alpha: Tweedie's formula (Efron 2011)."""
+    alpha, sigma = _coefs(xt, alpha, sigma)
+    return (xt + sigma**2 * score) / alpha
+
+
+def v_to_x0(v: torch.Tensor, xt: torch.Tensor, alpha, sigma) -> torch.Tensor:
+    """x0 = (alpha xt - sigma v) / (alpha^2 + sigma^2) (Salimans & Ho 2022, section 4)."""
+    alpha, sigma = _coefs(xt, alpha, sigma)
+    return (alpha * xt - sigma * v) / (alpha**2 + sigma**2)
+
+
+def x0_to_v(x0: torch.Tensor, xt: torch.Tensor, alpha, sigma) -> torch.Tensor:
+    """v = alpha eps - sigma x0 = (alpha xt - (alpha^2 + sigma^2) x0) / sigma (Salimans & Ho 2022)."""
+    alpha, sigma = _coefs(xt, alpha, sigma)
+    return (alpha * xt - (alpha**2 + sigma**2) * x0) / sigma
+
+
+def score_to_v(score, xt, alpha, sigma) -> torch.Tensor:
+    """v from the score, through eps = -sigma score."""
+    return eps_to_v(score_to_eps(score, xt, alpha, sigma), xt, alpha, sigma)
+
+
+def v_to_score(v, xt, alpha, sigma) -> torch.Tensor:
+    """The score from v, through eps."""
+    return eps_to_score(v_to_eps(v, xt, alpha, sigma), xt, alpha, sigma)
+
+
+_TO_EPS = {"eps": lambda e, xt, a, s: e, "x0": x0_to_eps, "score": score_to_eps, "v": v_to_eps}
+_FROM_EPS = {"eps": lambda e, xt, a, s: e, "x0": eps_to_x0, "score": eps_to_score, "v": eps_to_v}
+
+
+def convert(value: torch.Tensor, source: str, target: str, xt: torch.Tensor, alpha, sigma) -> torch.Tensor:
+    """Turn a prediction of kind `source` into kind `target` (each one of PREDICTIONS), through eps."""
+    for name in (source, target):
+        if name not in PREDICTIONS:
+            raise ValueError(f"convert: prediction kind must be one of {PREDICTIONS}, got {name!r}")
+    if source == target:
+        return value
+    return _FROM_EPS[target](_TO_EPS[source](value, xt, alpha, sigma), xt, alpha, sigma)
+
+
+# ---- the one place a network's prediction type is interpreted -----------------------------------
+
+from typing import NamedTuple  # noqa: E402  (this section was added after the conversions above)
+
+from torch import nn  # noqa: E402
+
+_X0_FROM = {"eps": eps_to_x0, "x0": lambda x0, xt, a, s: x0, "score": score_to_x0, "v": v_to_x0}
+_EPS_FROM = {"eps": lambda e, xt, a, s: e, "x0": x0_to_eps, "score": score_to_eps, "v": v_to_eps}
+
+
+class Prediction(NamedTuple):
+    """What a denoiser says about x_t: the noise in it and the clean point it came from."""
+
+    eps: torch.Tensor  # (B, ...) the predicted noise
+    x0: torch.Tensor  # (B, ...) the predicted clean data, E[x0 | x_t] for an ideal network
+
+
+class Denoiser(nn.Module):
+    """Any network, whatever it predicts, as a model that samplers call: model(x, t) -> Prediction(eps, x0).
+
+    net(x, t) (x of shape (B, ...), t of shape (B,)) returns its raw prediction of `target`
+    ('eps', 'x0', 'score' or 'v'); this is the only place where that choice is interpreted, through
+    the conversions above. clip: when a number c, the predicted x0 is clipped to [-c, c] (the data's
+    range; Ho et al. 2020's sampler clips to [-1, 1]) and eps is recomputed from it, so the pair stays
+    consistent with x_t = alpha x0 + sigma eps.
+    """
+
+    def __init__(self, net, schedule, target: str = "eps", clip: float | None = None):
+        super().__init__()
+        if target not in PREDICTIONS:
+            raise ValueError(f"Denoiser: target must be one of {PREDICTIONS}, got {target!r}")
+        if clip is not None and not clip > 0:
+            raise ValueError(f"Denoiser: clip must be a number > 0 or None, got {clip}")
+        self.net, self.schedule, self.target, self.clip = net, schedule, target, clip
+
+    def forward(self, x: torch.Tensor, t, cond: torch.Tensor | None = None) -> Prediction:
+        # A number goes straight to x's dtype (0.4 via float32 is not 0.4 in float64).
+        t = torch.as_tensor(t, dtype=x.dtype, device=x.device) if not torch.is_tensor(t) else t.to(x)
+        t = t.expand(x.shape[0]) if t.ndim == 0 else t  # one time for the whole batch -> (B,)
+        if t.shape != (x.shape[0],):
+            raise ValueError(f"Denoiser: t must be one time or one per sample, shape ({x.shape[0]},); "
+                             f"got shape {tuple(t.shape)}")
+        raw = self.net(x, t) if cond is None else self.net(x, t, cond)
+        if not isinstance(raw, torch.Tensor) or raw.shape != x.shape:
+            raise ValueError(f"Denoiser: the network must return a tensor shaped like x {tuple(x.shape)}, "
+                             f"got {getattr(raw, 'shape', type(raw).__name__)}")
+        alpha, sigma = self.schedule.alpha(t), self.schedule.sigma(t)  # (B,) each
+        x0 = _X0_FROM[self.target](raw, x, alpha, sigma)
+        if self.clip is None:
+            return Prediction(eps=_EPS_FROM[self.target](raw, x, alpha, sigma), x0=x0)
+        x0 = x0.clamp(-self.clip, self.clip)
+        return Prediction(eps=x0_to_eps(x0, x, alpha, sigma), x0=x0)
+
+    def extra_repr(self) -> str:
+        return f"target={self.target!r}, schedule={self.schedule!r}, clip={self.clip}"

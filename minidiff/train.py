@@ -1,0 +1,228 @@
+"""The one training loop of the course: Adam, gradient clipping, an EMA of the weights, a progress
+bar, a loss history, a stop on NaN, and checkpoints that know which model they belong to.
+
+    history = train(net, loss_fn, data, steps=2000, generator=minidiff.seed_all(0))
+    history.losses        # one float per step
+    history.ema           # a copy of net holding the averaged weights: sample with this one
+"""
+
+import copy
+import inspect
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+FORMAT = "minidiff-checkpoint-1"
+
+
+@dataclass
+class History:
+    """What a training run leaves behind: the loss of every step, the EMA model, the time taken."""
+
+    losses: list[float]
+    ema: nn.Module | None
+    seconds: float
+
+    @property
+    def steps_per_second(self) -> float:
+        return len(self.losses) / self.seconds if self.seconds > 0 else math.inf
+
+    def smoothed(self, window: int = 50) -> torch.Tensor:
+        """The loss averaged over a trailing window of steps (single steps are noisy)."""
+        losses = torch.tensor(self.losses, dtype=torch.float64)
+        kernel = torch.ones(min(window, len(losses)), dtype=torch.float64)
+        sums = torch.nn.functional.conv1d(losses[None, None], kernel[None, None])[0, 0]
+        return sums / len(kernel)
+
+
+class EMA:
+    """An exponential moving average of a model's weights (Polyak & Juditsky 1992), kept in a copy.
+
+    Bias-corrected like Adam's moments (Kingma & Ba 2015, Algorithm 1): after n updates it holds
+    sum_k (1 - d) d^(n - k) w_k / (1 - d^n), so the random initial weights never linger in it.
+    """
+
+    def __init__(self, model: nn.Module, decay: float = 0.999):
+        if not 0 <= decay < 1:
+            raise ValueError(f"EMA: decay must be in [0, 1), got {decay}")
+        self.decay, self.updates = decay, 0
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        """Fold the model's current weights into the average."""
+        self.updates += 1
+        d, n = self.decay, self.updates
+        keep = d * (1 - d ** (n - 1)) / (1 - d**n)  # 0 at the first update: start from w_1
+        for avg, w in zip(self.model.parameters(), model.parameters()):
+            avg.lerp_(w.detach(), 1 - keep)  # avg = keep * avg + (1 - keep) * w
+        for avg, b in zip(self.model.buffers(), model.buffers()):
+            avg.copy_(b)  # buffers (counts, running statistics) are copied, not averaged
+
+
+def train(model: nn.Module, loss_fn: Callable, data, steps: int, *, lr: float = 1e-3,
+          batch_size: int = 256, ema: float | None = 0.999, clip: float | None = 1.0,
+          generator: torch.Generator | None = None, progress: bool = True,
+          callback: Callable | None = None, desc: str = "training") -> History:
+    """Train `model` in place with Adam for `steps` steps and return the History.
+
+    loss_fn(model, batch) -> scalar tensor; when it has a `generator` parameter it also gets
+    `generator=` (so its noise is seeded too). data is one of: a tensor of examples (random
+    batches of `batch_size` are drawn with `generator`), a function `data(generator)` that returns
+    a fresh batch, or an iterable of batches (a DataLoader), cycled. Batches move to the model's
+    device. clip: the largest gradient norm (None: no clipping). ema: the decay of the weight
+    average (None: no average). callback(step, model, ema_model) runs after every step; when it
+    returns True, training stops there and the History holds the steps done (a time budget, ...).
+    """
+    if steps < 1:
+        raise ValueError(f"train: steps must be >= 1, got {steps}")
+    if lr <= 0 or (clip is not None and clip <= 0):
+        raise ValueError(f"train: lr and clip must be > 0, got lr={lr}, clip={clip}")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("train: the model has no trainable parameters")
+    device = params[0].device
+    batches = _batches(data, batch_size, generator)
+    takes_generator = _takes_generator(loss_fn)
+    optimizer = torch.optim.Adam(params, lr=lr)
+    average = EMA(model, ema) if ema is not None else None
+    losses, was_training, start = [], model.training, time.perf_counter()
+    model.train()
+    bar = tqdm(total=steps, desc=desc, disable=not progress, leave=True)
+    every = max(1, steps // 200)  # refresh the bar's loss ~200 times, not every step
+    try:
+        for step in range(1, steps + 1):
+            batch = _to(next(batches), device)
+            loss = loss_fn(model, batch, generator=generator) if takes_generator else loss_fn(model, batch)
+            if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+                raise ValueError("train: loss_fn must return a scalar tensor, got "
+                                 f"{getattr(loss, 'shape', type(loss).__name__)} (forgot a .mean()?)")
+            value = loss.item()
+            if not math.isfinite(value):
+                raise FloatingPointError(_nan_message("the loss", value, step, steps, lr, clip))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            # clip_grad_norm_ also measures the norm: a NaN there means a NaN gradient.
+            norm = float(nn.utils.clip_grad_norm_(params, clip if clip is not None else math.inf))
+            if not math.isfinite(norm):
+                raise FloatingPointError(_nan_message("the gradient norm", norm, step, steps, lr, clip))
+            optimizer.step()
+            if average is not None:
+                average.update(model)
+            losses.append(value)
+            if callback is not None and callback(step, model, average.model if average is not None else None):
+                break  # the callback asked to stop (a time budget, a target loss reached, ...)
+            if step % every == 0 or step == steps:
+                recent = losses[-every:]
+                bar.set_postfix(loss=f"{sum(recent) / len(recent):.4g}", refresh=False)
+                bar.update(step - bar.n)
+    finally:  # also on an error or an interrupt: close the bar, restore the model's mode
+        bar.close()
+        model.train(was_training)
+    return History(losses, average.model if average is not None else None,
+                   time.perf_counter() - start)
+
+
+def _nan_message(what: str, value: float, step: int, steps: int, lr: float, clip) -> str:
+    return (f"train: {what} became {value} at step {step} of {steps}; the weights are those from "
+            f"before this step. Try a lower learning rate (lr={lr:g} now, e.g. {lr / 10:g}), "
+            f"gradient clipping (clip={clip}), and check the data and the loss for NaN or inf "
+            f"(a division by a noise level of 0, the log of 0, ...).")
+
+
+def _takes_generator(fn: Callable) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # some builtins have no signature
+        return False
+    return any(p.name == "generator" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def _batches(data, batch_size: int, generator: torch.Generator | None) -> Iterator:
+    if isinstance(data, torch.Tensor):
+        if batch_size < 1 or len(data) == 0:
+            raise ValueError(f"train: need batch_size >= 1 and data, got {batch_size} and {len(data)} examples")
+        gen_device = generator.device if generator is not None else torch.device("cpu")
+        while True:  # batches drawn with replacement: a seeded, endless stream
+            index = torch.randint(len(data), (batch_size,), generator=generator, device=gen_device)
+            yield data[index.to(data.device)]
+    elif callable(data):
+        while True:
+            yield data(generator)
+    else:
+        try:
+            iter(data)
+        except TypeError:
+            raise ValueError("train: data must be a tensor, a function data(generator) or an "
+                             f"iterable of batches, got {type(data).__name__}") from None
+        while True:
+            empty = True
+            for batch in data:
+                empty = False
+                yield batch
+            if empty:
+                raise ValueError("train: the iterable of batches is empty")
+
+
+def _to(batch, device: torch.device):
+    """Move a tensor, or tensors inside tuples, lists and dicts, to the model's device."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_to(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _to(v, device) for k, v in batch.items()}
+    return batch
+
+
+# --- checkpoints --------------------------------------------------------------------------------
+
+def save(path, model: nn.Module, **meta) -> None:
+    """Write the model's class name, config and weights (and `meta`: numbers, strings, lists)."""
+    config = getattr(model, "config", None)
+    if not isinstance(config, dict):
+        raise ValueError(f"save: {type(model).__name__} has no `config` dict (its constructor's "
+                         "arguments); give it one so that load can check and rebuild the model")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"format": FORMAT, "class": type(model).__qualname__, "config": config,
+                "state_dict": state, "meta": meta}, path)
+
+
+def info(path) -> dict:
+    """A checkpoint's class name, config and meta, without building the model."""
+    checkpoint = _read(path)
+    return {k: checkpoint[k] for k in ("class", "config", "meta")}
+
+
+def load(path, model):
+    """Load weights into `model` (an instance: class and config must match the checkpoint's), or
+    build one first when `model` is a class, from the stored config. Returns the model."""
+    checkpoint = _read(path)
+    name, config = checkpoint["class"], checkpoint["config"]
+    if isinstance(model, type):
+        if model.__qualname__ != name:
+            raise ValueError(f"load: {path} holds a {name}, not a {model.__qualname__}")
+        model = model(**config)
+    elif type(model).__qualname__ != name:
+        raise ValueError(f"load: {path} holds a {name} with config {config}, but the model given is "
+                         f"a {type(model).__qualname__}; build a {name} (or pass the class to load)")
+    elif getattr(model, "config", None) != config:
+        ours = getattr(model, "config", None) or {}
+        diff = ", ".join(f"{k}: {config.get(k)} in the checkpoint, {ours.get(k)} in the model"
+                         for k in sorted(set(config) | set(ours)) if config.get(k) != ours.get(k))
+        raise ValueError(f"load: {path} holds a {name} with another config ({diff}); build the "
+                         f"model with the checkpoint's config, e.g. load(path, {name})")
+    model.load_state_dict(checkpoint["state_dict"])
+    return model
+
+
+def _read(path) -> dict:
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # plain data only, no code
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
+        raise ValueError(f"load: {path} is not a minidiff checkpoint (written by minidiff.train.save)")
+    return checkpoint

@@ -1,0 +1,124 @@
+"""Train, then measure, a shipped DDPM: `python scripts/train_ddpm.py NAME [--minutes M]`.
+
+    python scripts/train_ddpm.py digits8 --minutes 20 --threads 1   # -> data/ddpm8.pt
+    python scripts/train_ddpm.py mnist28 --minutes 60 --threads 1   # -> data/ddpm28.pt
+    python scripts/train_ddpm.py digits8 --evaluate                 # measure the file as it is
+
+The recipe (U-Net preset, schedule, target, learning rate, batch, EMA decay, seed) is
+minidiff.pretrained.RECIPES. Training stops after --steps steps or --minutes of wall clock, whichever
+comes first, and writes the EMA weights every --save-every minutes, so a run cut short still leaves
+a usable model. Then --samples images are drawn with --sampler-steps DDPM steps and judged by the
+shipped digit classifier (minidiff.pretrained.digit_quality); the numbers go into the checkpoint's
+meta (read them with minidiff.pretrained.ddpm_info) and are printed for data/CHECKPOINTS.md.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import minidiff  # noqa: E402
+from minidiff import pretrained, train  # noqa: E402
+from minidiff.data import load_digits  # noqa: E402
+from minidiff.losses import diffusion_loss  # noqa: E402
+from minidiff.nets.unet import count_parameters, unet_preset  # noqa: E402
+
+# (samples, DDPM steps) for the quality numbers: enough to be stable, cheap enough for a CPU.
+EVAL = {"digits8": (500, 250), "mnist28": (500, 100)}
+
+
+class TimeUp(Exception):
+    """Raised from the training callback when the wall-clock budget is spent."""
+
+
+def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Path) -> None:
+    r = pretrained.recipe(name)
+    g = minidiff.seed_all(r["seed"])
+    x, _ = load_digits(r["size"], "train")  # (N, 1, H, W) in [-1, 1]; the test split stays unseen
+    net = unet_preset(r["preset"])
+    schedule = pretrained.make_schedule(r["schedule"])
+    print(f"{name}: U-Net preset {r['preset']}, {count_parameters(net):,} parameters, "
+          f"{len(x)} training images, torch threads {torch.get_num_threads()}", flush=True)
+    start, losses, state = time.perf_counter(), [], {"last_save": time.perf_counter()}
+
+    def loss_fn(model, batch, generator=None):
+        loss = diffusion_loss(model, batch, schedule, target=r["target"], generator=generator)
+        losses.append(loss.item())  # `train` hands its history back only at the end
+        return loss
+
+    def save(ema_model, step: int) -> None:
+        recent = losses[-200:]
+        meta = dict(name=name, preset=r["preset"], target=r["target"], schedule=r["schedule"],
+                    data=f"load_digits({r['size']}, 'train')", steps=step, lr=r["lr"],
+                    batch_size=r["batch_size"], ema=r["ema"], seed=r["seed"],
+                    seconds=round(time.perf_counter() - start, 1), threads=torch.get_num_threads(),
+                    final_loss=round(sum(recent) / max(1, len(recent)), 5))
+        train.save(out, ema_model, **meta)
+        print(f"  saved {out} at step {step} ({meta['seconds']:.0f} s, loss {meta['final_loss']:.4f})",
+              flush=True)
+
+    def callback(step, model, ema_model):
+        state["step"], state["ema"] = step, ema_model
+        now = time.perf_counter()
+        if now - state["last_save"] > 60 * save_every:  # a partial run still leaves a model
+            save(ema_model, step)
+            state["last_save"] = now
+        if now - start > 60 * minutes:
+            raise TimeUp
+
+    try:
+        train.train(net, loss_fn, x, steps, lr=r["lr"], batch_size=r["batch_size"], ema=r["ema"],
+                    generator=g, callback=callback, desc=name, progress=False)
+    except TimeUp:
+        print(f"  stopped by the time budget ({minutes} min) after {state['step']} steps", flush=True)
+    save(state["ema"], state["step"])
+
+
+def evaluate(name: str, path: Path, n: int, sampler_steps: int) -> dict:
+    """Sample n digits, measure them with the classifier, and store the numbers in the checkpoint."""
+    r = pretrained.recipe(name)
+    from minidiff.nets.unet import UNet
+    from minidiff.params import Denoiser
+
+    meta = train.info(path)["meta"]
+    net = train.load(path, UNet).eval().requires_grad_(False)
+    model = Denoiser(net, pretrained.make_schedule(meta["schedule"]), meta["target"], clip=1.0)
+    g = torch.Generator().manual_seed(1)
+    start = time.perf_counter()
+    samples = pretrained.sample_digits(model, n, r["size"], sampler_steps, generator=g)
+    quality = pretrained.digit_quality(samples, r["size"], generator=g)
+    quality.update(sampler=f"ddpm, {sampler_steps} uniform steps, x0 clipped to [-1, 1]",
+                   sample_seconds=round(time.perf_counter() - start, 1))
+    train.save(path, net, **{**meta, "quality": quality})
+    return quality
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("name", choices=sorted(pretrained.RECIPES))
+    p.add_argument("--steps", type=int, default=1_000_000, help="at most this many training steps")
+    p.add_argument("--minutes", type=float, default=20.0, help="wall-clock budget for training")
+    p.add_argument("--save-every", type=float, default=3.0, help="minutes between checkpoint saves")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--out", type=Path, default=None, help="where to write (default: data/<recipe file>)")
+    p.add_argument("--evaluate", action="store_true", help="only measure the existing checkpoint")
+    p.add_argument("--samples", type=int, default=None, help="images to judge (default: per recipe)")
+    p.add_argument("--sampler-steps", type=int, default=None, help="DDPM steps (default: per recipe)")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = args.out or pretrained.path_of(args.name)
+    if not args.evaluate:
+        train_ddpm(args.name, args.steps, args.minutes, args.save_every, out)
+    n, sampler_steps = EVAL[args.name]
+    quality = evaluate(args.name, out, args.samples or n, args.sampler_steps or sampler_steps)
+    print(json.dumps({"checkpoint": str(out), **train.info(out)["meta"], "quality": quality}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

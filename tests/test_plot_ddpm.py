@@ -1,0 +1,39 @@
+"""Lesson 07's pictures: the step slider redraws and says what it shows; figures take points or images."""
+
+import pytest
+import torch
+
+from minidiff import plot, toy
+from minidiff.exact import mixture_denoiser
+from minidiff.samplers import ddpm
+from minidiff.schedules import VPLinear, uniform_grid
+
+
+@pytest.fixture(scope="module")
+def steps():
+    schedule = VPLinear()
+    g = torch.Generator().manual_seed(0)
+    return list(ddpm(mixture_denoiser(toy.ring(), schedule), torch.randn(300, 2, generator=g),
+                     uniform_grid(20), schedule, generator=g))
+
+
+def test_step_slider_redraws_and_labels(steps):
+    ui = plot.ddpm_step_explorer(steps, start=0)
+    image, label = ui.image.value, ui.label.value
+    assert label == f"step 1 of 20: t = {steps[0].t:.3f}"
+    ui.controls["step"].value = 20
+    assert ui.image.value != image and ui.label.value == "step 20 of 20: t = 0.000"
+    assert ui.last_draw_seconds < 5
+
+
+def test_figures_take_points_and_images(steps):
+    images = torch.rand(10, 1, 8, 8) * 2 - 1
+    img_steps = [s._replace(x=images, x0=images.clamp(0, 1)) for s in steps]
+    for fig in (plot.denoising_trajectory(steps), plot.denoising_trajectory(img_steps, k=3),
+                plot.ddpm_step_figure(img_steps, 5), plot.chain_figure([steps[0].x, images], [1.0, 0.0]),
+                plot.ddpm_samples_figure(images, images, ncols=5), plot.loss_curve_figure([1.0] * 100)):
+        assert len(plot.to_png(fig)) > 1000
+    with pytest.raises(ValueError, match="expected points"):
+        plot.chain_figure([torch.zeros(3, 3)], [0.5])
+    with pytest.raises(ValueError, match="i must be in"):
+        plot.ddpm_step_figure(steps, 20)

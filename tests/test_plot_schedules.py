@@ -1,0 +1,121 @@
+"""Lesson 03's pictures show what they claim, and its slider redraws the right thing for each value."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from minidiff import data, plot, toy
+from minidiff.plot import schedules as ps
+from minidiff.schedules import DiscreteDDPM, VPCosine, VPLinear, cosine_betas, linear_betas
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_curves_are_the_schedules_with_a_marker_at_t():
+    schedules = {"linear": VPLinear(), "cosine": VPCosine()}
+    fig = plot.schedule_curves(schedules, t=0.3)
+    ax_ab, ax_snr = fig.axes
+    lines = [line for line in ax_ab.get_lines() if len(line.get_xdata()) > 1]
+    for line, schedule in zip(lines, schedules.values()):
+        t = torch.as_tensor(line.get_xdata(), dtype=torch.float64)
+        assert np.allclose(line.get_ydata(), schedule.alpha_bar(t).numpy())
+    marker = [line for line in ax_snr.get_lines() if len(line.get_xdata()) == 1][0]
+    assert marker.get_xdata()[0] == 0.3
+    assert marker.get_ydata()[0] == pytest.approx(VPLinear().log_snr(0.3).item(), rel=1e-6)
+    assert plot.to_png(fig)[:8] == PNG
+
+
+def test_noised_density_grid_is_the_exact_noised_mixture():
+    alpha, sigma = 0.6, 0.8
+    xx, yy, density = ps.noised_density_grid(alpha, sigma, n=31)
+    points = torch.tensor(np.stack([xx.ravel(), yy.ravel()], 1))
+    exact = toy.two_pixel_mixture().to(torch.float64).noised(alpha, sigma).log_prob(points).exp()
+    assert np.allclose(density.ravel(), exact.numpy(), rtol=1e-10)
+
+
+def test_strip_places_images_side_by_side():
+    images = torch.arange(2 * 3 * 4, dtype=torch.float32).reshape(2, 1, 3, 4)
+    out = ps.strip(images, gap=1)
+    assert out.shape == (3, 9)
+    assert np.array_equal(out[:, :4], images[0, 0].numpy()) and np.array_equal(out[:, 5:], images[1, 0].numpy())
+    assert (out[:, 4] == 1).all()
+
+
+def test_schedule_figure_shows_xt_of_points_and_digits():
+    g = torch.Generator().manual_seed(0)
+    points, eps_p = torch.rand(50, 2, generator=g) * 2 - 1, torch.randn(50, 2, generator=g)
+    digits = data.load_digits(8)[0][:3]
+    eps_d = torch.randn(digits.shape, generator=g)
+    schedule = DiscreteDDPM(linear_betas(100))
+    fig = plot.schedule_figure(schedule, 0.4, points, eps_p, digits, eps_d, name="linear")
+    alpha, sigma = schedule.alpha(0.4).item(), schedule.sigma(0.4).item()
+    cloud = fig.axes[2]
+    assert np.allclose(cloud.collections[0].get_offsets(), (alpha * points + sigma * eps_p).numpy(), atol=1e-6)
+    shown = fig.axes[3].get_images()[0].get_array()
+    assert np.allclose(shown, ps.strip((alpha * digits + sigma * eps_d).clamp(-1, 1)))
+    assert plot.to_png(fig)[:8] == PNG
+
+
+def explorer():
+    g = torch.Generator().manual_seed(1)
+    points = toy.two_pixel_mixture().sample(200, generator=g)
+    x, labels = data.load_digits(8)
+    return ps.schedule_explorer(points, x[data.first_per_class(labels)], generator=g), points
+
+
+def test_slider_redraws_the_image_and_states_the_values():
+    ui, _ = explorer()
+    before, label = ui.image.value, ui.label.value
+    assert before[:8] == PNG and "t = 0.500 (step 500 of 1000)" in label
+    ab = DiscreteDDPM(linear_betas(1000)).alpha_bar(torch.tensor(0.5, dtype=torch.float64)).item()
+    assert f"alpha_bar = {ab:.4g}" in label
+    ui.controls["t"].value = 0.8
+    assert ui.image.value != before and "t = 0.800 (step 800 of 1000)" in ui.label.value
+    ui.controls["kind"].value = "cosine"
+    ab = DiscreteDDPM(cosine_betas(1000)).alpha_bar(torch.tensor(0.8, dtype=torch.float64)).item()
+    assert ui.label.value.startswith("cosine") and f"alpha_bar = {ab:.4g}" in ui.label.value
+    ui.controls["T"].value = 50  # t = 0.8 is step 40 of 50
+    assert "step 40 of 50" in ui.label.value
+    ui.controls["s"].value = 0.1
+    ab = DiscreteDDPM(cosine_betas(50, s=0.1)).alpha_bar(torch.tensor(0.8, dtype=torch.float64)).item()
+    assert "s = 0.1" in ui.label.value and f"alpha_bar = {ab:.4g}" in ui.label.value
+    assert 0 < ui.last_draw_seconds < 5
+
+
+def test_slider_moves_the_same_points_along_their_own_noise():
+    # x_t = alpha x0 + sigma eps with one eps drawn once: solving for eps at two times gives the same eps.
+    ui, points = explorer()
+    ui.controls["kind"].value = "linear"
+    found = []
+    for t in [0.3, 0.7]:
+        ui.controls["t"].value = t
+        fig = ui.draw(**ui.values)
+        xt = torch.as_tensor(np.asarray(fig.axes[2].collections[0].get_offsets()), dtype=torch.float32)
+        schedule = DiscreteDDPM(linear_betas(1000))
+        found.append((xt - schedule.alpha(t).item() * points) / schedule.sigma(t).item())
+    assert torch.allclose(found[0], found[1], atol=1e-4)
+    assert 0.8 < found[0].std() < 1.2  # and it looks like standard normal noise
+
+
+def test_recognisable_figure_marks_the_crossing_and_each_schedules_fraction():
+    lams = torch.tensor([-8.0, -4.0, 0.0, 4.0])
+    accuracy = torch.tensor([0.1, 0.3, 0.7, 0.9])
+    assert ps.crossing(lams, accuracy, 0.5) == pytest.approx(-2.0)
+    fig = plot.recognisable_figure(lams, accuracy, 0.5, {"cosine": VPCosine()})
+    t_star = VPCosine().t_from_log_snr(-2.0).item()
+    assert f"cosine: {t_star:.0%} of t" in [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    with pytest.raises(ValueError, match="does not cross"):
+        ps.crossing(lams, accuracy, 0.95)
+
+
+def test_other_figures_draw():
+    x0, eps = data.load_digits(8)[0][:1], torch.randn(1, 1, 8, 8)
+    fig = plot.digits_over_time(x0[0], {"a": VPLinear(), "b": VPCosine()}, [0, 0.5, 1], eps[0])
+    assert len(fig.axes) == 2 and plot.to_png(fig)[:8] == PNG
+    fig = plot.compare_histograms({"k = 1": (torch.randn(100), torch.randn(100))})
+    assert len(fig.axes) == 1 and plot.to_png(fig)[:8] == PNG
+    with pytest.raises(ValueError, match="linear' or 'cosine"):
+        ps.paper_table("ve")
+    assert math.isclose(ps.paper_table("linear").alpha_bar(torch.tensor(1.0)).item(), 4.04e-5, rel_tol=0.01)
