@@ -46,6 +46,7 @@ def make_schedule(spec: dict):
 
 
 def path_of(name: str) -> Path:
+    """Where the checkpoint of `name` lives: data/ddpm8.pt or data/ddpm28.pt."""
     return DATA_DIR / recipe(name)["file"]
 
 
