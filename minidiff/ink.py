@@ -8,24 +8,14 @@ Particles are torch tensors (N, 2); densities on a grid are NumPy arrays (ny, nx
 """
 
 import math
-from typing import Callable, Iterator, NamedTuple, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 from scipy import ndimage
 
-
-class Step(NamedTuple):
-    """One step of a simulation: the time reached and the particles there."""
-
-    t: float
-    x: torch.Tensor
-
-
-def _noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    # Draw on the generator's device (CPU by default), then move: seeds give the same cloud everywhere.
-    device = generator.device if generator is not None else x.device
-    return torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
+from .runtime import randn_like
+from .samplers import Step  # (t, x): the time reached and the particles there
 
 
 def _positive(name: str, value: float, fn: str, allow_zero: bool = False) -> float:
@@ -41,7 +31,7 @@ def _positive(name: str, value: float, fn: str, allow_zero: bool = False) -> flo
 def brownian_step(x: torch.Tensor, D: float, dt: float, generator=None) -> torch.Tensor:
     """One step of Brownian motion: x + sqrt(2 D dt) eps, each axis gains variance 2 D dt (Einstein 1905)."""
     D, dt = _positive("D", D, "brownian_step", True), _positive("dt", dt, "brownian_step")
-    return x + math.sqrt(2 * D * dt) * _noise_like(x, generator)
+    return x + math.sqrt(2 * D * dt) * randn_like(x, generator)
 
 
 def random_walk(x0: torch.Tensor, D: float, dt: float, n_steps: int, generator=None) -> Iterator[Step]:
@@ -148,7 +138,7 @@ def ou_sigma(t: float | torch.Tensor) -> float | torch.Tensor:
 
 def ou_sample(x0: torch.Tensor, t: float, eps=None, generator=None) -> torch.Tensor:
     """x_t = alpha(t) x0 + sigma(t) eps in one jump: the closed form of dx = -x/2 dt + dW."""
-    eps = _noise_like(x0, generator) if eps is None else eps
+    eps = randn_like(x0, generator) if eps is None else eps
     return ou_alpha(t) * x0 + ou_sigma(t) * eps
 
 
@@ -168,14 +158,14 @@ def ou_forward(x0: torch.Tensor, ts: Sequence[float], generator=None) -> Iterato
         dt = float(t_next) - float(t)
         if dt <= 0:
             raise ValueError("ou_forward: ts must increase (from 0 to T)")
-        x = x - 0.5 * x * dt + math.sqrt(dt) * _noise_like(x, generator)
+        x = x - 0.5 * x * dt + math.sqrt(dt) * randn_like(x, generator)
         yield Step(float(t_next), x)
 
 
 def reverse_step(x: torch.Tensor, score: torch.Tensor, dt: float, generator=None) -> torch.Tensor:
     """One step back in time by dt > 0 of dx = [-x/2 - score] dt + dW (Song et al. 2021, eq. 6)."""
     # Run backwards, the pull -x/2 becomes a push +x/2 and the score pulls toward the data.
-    return x + (0.5 * x + score) * dt + math.sqrt(dt) * _noise_like(x, generator)
+    return x + (0.5 * x + score) * dt + math.sqrt(dt) * randn_like(x, generator)
 
 
 def ou_reverse(score: Callable, x: torch.Tensor, ts: Sequence[float], generator=None) -> Iterator[Step]:

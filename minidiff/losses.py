@@ -9,6 +9,8 @@ from typing import Callable
 
 import torch
 
+from .runtime import randn_like
+
 ScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (xt, sigma (B,)) -> score
 
 
@@ -31,7 +33,7 @@ def dsm_loss(score_net: ScoreFn, x0: torch.Tensor, sigmas, generator: torch.Gene
     """
     sigmas = _levels(sigmas, x0)  # (L,)
     if eps is None:
-        eps = _randn_like(x0, generator)
+        eps = randn_like(x0, generator)
     elif eps.shape != x0.shape:
         raise ValueError(f"dsm_loss: eps must have the shape of x0 {tuple(x0.shape)}, got {tuple(eps.shape)}")
     # A uniform random level per point: an unbiased estimate of eq. 6's average over the L levels.
@@ -89,12 +91,6 @@ def _gen_device(generator: torch.Generator | None, x: torch.Tensor) -> torch.dev
     return generator.device if generator is not None else x.device
 
 
-def _randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    # Draw on the generator's device (a CPU generator gives the same numbers on every machine).
-    return torch.randn(x.shape, generator=generator, device=_gen_device(generator, x),
-                       dtype=x.dtype).to(x.device)
-
-
 # --- Diffusion losses (Ho et al. 2020) ----------------------------------------------------------
 
 TARGETS = ("eps", "x0", "v", "score")
@@ -132,7 +128,7 @@ def diffusion_loss(model, x0: torch.Tensor, schedule, target: str = "eps",
     if target not in TARGETS:
         raise ValueError(f"diffusion_loss: target must be one of {TARGETS}, got {target!r}")
     if eps is None:
-        eps = _randn_like(x0, generator)
+        eps = randn_like(x0, generator)
     elif eps.shape != x0.shape:
         raise ValueError(f"diffusion_loss: eps must have the shape of x0 {tuple(x0.shape)}, got {tuple(eps.shape)}")
     if t is None:

@@ -13,7 +13,10 @@ or tensors that `expand_like` broadcasts against xt (a (B,) tensor holds one val
 The eps conversions are written out; the others go through eps (`convert`).
 """
 
+from typing import NamedTuple
+
 import torch
+from torch import nn
 
 PREDICTIONS = ("eps", "x0", "score", "v")
 
@@ -124,12 +127,7 @@ def convert(value: torch.Tensor, source: str, target: str, xt: torch.Tensor, alp
 
 # ---- the one place a network's prediction type is interpreted -----------------------------------
 
-from typing import NamedTuple  # noqa: E402  (this section was added after the conversions above)
-
-from torch import nn  # noqa: E402
-
 _X0_FROM = {"eps": eps_to_x0, "x0": lambda x0, xt, a, s: x0, "score": score_to_x0, "v": v_to_x0}
-_EPS_FROM = {"eps": lambda e, xt, a, s: e, "x0": x0_to_eps, "score": score_to_eps, "v": v_to_eps}
 
 
 class Prediction(NamedTuple):
@@ -171,7 +169,7 @@ class Denoiser(nn.Module):
         alpha, sigma = self.schedule.alpha(t), self.schedule.sigma(t)  # (B,) each
         x0 = _X0_FROM[self.target](raw, x, alpha, sigma)
         if self.clip is None:
-            return Prediction(eps=_EPS_FROM[self.target](raw, x, alpha, sigma), x0=x0)
+            return Prediction(eps=_TO_EPS[self.target](raw, x, alpha, sigma), x0=x0)
         x0 = x0.clamp(-self.clip, self.clip)
         return Prediction(eps=x0_to_eps(x0, x, alpha, sigma), x0=x0)
 

@@ -43,3 +43,12 @@ def seed_all(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def randn_like(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Standard normal noise shaped like x, in x's dtype and on x's device. Drawn on the generator's
+    device and then moved, so one seed gives the same numbers whatever device x is on."""
+    if generator is None:
+        return torch.randn_like(x)
+    z = torch.randn(x.shape, generator=generator, device=generator.device, dtype=x.dtype)
+    return z.to(x.device)

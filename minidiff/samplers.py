@@ -14,6 +14,9 @@ from typing import Callable, Iterator, NamedTuple
 
 import torch
 
+from .forward import q_transition
+from .runtime import randn_like  # also reachable as samplers.randn_like
+
 
 class Step(NamedTuple):
     """One step of a sampler: where it is now (x), at what time or noise level (t), and, when the
@@ -32,15 +35,6 @@ def run(sampler: Iterator[Step]) -> torch.Tensor:
     if last is None:
         raise ValueError("run: the sampler yielded no step (was the number of steps 0?)")
     return last.x
-
-
-def randn_like(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Standard normal noise shaped like x. Drawn on the generator's device and then moved, so one
-    seed gives the same numbers whatever device x is on."""
-    if generator is None:
-        return torch.randn_like(x)
-    z = torch.randn(x.shape, generator=generator, device=generator.device, dtype=x.dtype)
-    return z.to(x.device)
 
 
 def _positive(value, name: str, caller: str) -> float:
@@ -107,8 +101,6 @@ def annealed_langevin(score: Callable[[torch.Tensor, float], torch.Tensor], x: t
 
 
 # ---- DDPM ancestral sampling (Ho et al. 2020) ---------------------------------------------------
-
-from .forward import q_transition  # noqa: E402  (this section was added after the samplers above)
 
 VARIANCES = ("beta", "posterior")
 

@@ -32,10 +32,6 @@ from minidiff.nets.unet import count_parameters, unet_preset  # noqa: E402
 EVAL = {"digits8": (500, 250), "mnist28": (500, 100)}
 
 
-class TimeUp(Exception):
-    """Raised from the training callback when the wall-clock budget is spent."""
-
-
 def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Path) -> None:
     r = pretrained.recipe(name)
     g = minidiff.seed_all(r["seed"])
@@ -69,13 +65,12 @@ def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Pa
             save(ema_model, step)
             state["last_save"] = now
         if now - start > 60 * minutes:
-            raise TimeUp
+            print(f"  stopped by the time budget ({minutes} min) after {step} steps", flush=True)
+            return True  # train stops here
+        return False
 
-    try:
-        train.train(net, loss_fn, x, steps, lr=r["lr"], batch_size=r["batch_size"], ema=r["ema"],
-                    generator=g, callback=callback, desc=name, progress=False)
-    except TimeUp:
-        print(f"  stopped by the time budget ({minutes} min) after {state['step']} steps", flush=True)
+    train.train(net, loss_fn, x, steps, lr=r["lr"], batch_size=r["batch_size"], ema=r["ema"],
+                generator=g, callback=callback, desc=name, progress=False)
     save(state["ema"], state["step"])
 
 

@@ -122,8 +122,8 @@ DATA = {
 }
 # steps, batch, lr, measured here (2 cores shared with other jobs, 1 torch thread; the chunked ratio
 # for three reference seeds): ring 1000 steps in 11 s -> 1.11-1.18x the floor, moons 1500 steps in
-# 40 s -> 1.15-1.20x (with half the steps both reach 1.3-1.4x). Linear VP schedule (field notes:
-# the cosine schedule near t = 1 spoils 2-D DDPMs), time-embedding frequencies up to 30 (MLP default).
+# 40 s -> 1.15-1.20x (with half the steps both reach 1.3-1.4x). Linear VP schedule (the cosine
+# schedule near t = 1 spoils 2-D DDPMs: lesson 07, section 6), time-embedding frequencies up to 30 (MLP default).
 RECIPE = {"ring": (1000, 512, 2e-3), "moons": (1500, 1024, 3e-3)}
 
 
@@ -149,7 +149,7 @@ def test_trained_2d_ddpm_reaches_the_noise_floor(name):
 # class-histogram entropy over log 10). Small n and few steps to keep this test short; the factors
 # are stated for exactly these settings (measured: see data/CHECKPOINTS.md).
 SHIPPED = {"digits8": dict(size=8, n=200, steps=100, max_ratio=2.0),
-           "mnist28": dict(size=28, n=100, steps=50, max_ratio=6.0)}
+           "mnist28": dict(size=28, n=100, steps=50, max_ratio=2.0)}
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))

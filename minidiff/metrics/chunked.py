@@ -4,8 +4,8 @@
 itself is one draw, and an exact sample of the 8-Gaussian ring scores anywhere from 0.7x to 1.6x
 the floor (2,000 points, 20 draws; standard deviation 0.25). Here a larger sample is cut into
 chunks, each chunk is scored by its median distance to a few fresh references, and the median over
-chunks is divided by the same statistic computed on exact samples (the floor), as the field notes
-advise: compare medians with medians. For exact samples, 16 chunks of 500 points and 5 references
+chunks is divided by the same statistic computed on exact samples (the floor): medians are compared
+with medians. For exact samples, 16 chunks of 500 points and 5 references
 give a ratio with median 1.02 and standard deviation 0.07 (range 0.90 to 1.16 over 20 draws).
 """
 
