@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 import minidiff
-from minidiff import exact, losses, nfe, schedules, sde, toy, train
+from minidiff import exact, losses, nfe, samplers, schedules, toy, train
 from minidiff.nets import MLP
 from minidiff.params import Denoiser
 
@@ -51,7 +51,7 @@ def quality_table(title: str, model, truth, schedule, budgets=BUDGETS) -> list:
 
 
 def endpoint_table(model, schedule) -> None:
-    x = sde.prior_sample(minidiff.by_mode(full=1000, fast=100), 2, schedule, 1.0,
+    x = samplers.prior_sample(minidiff.by_mode(full=1000, fast=100), 2, schedule, 1.0,
                          generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     nfes = minidiff.by_mode(full=(10, 20, 40, 80, 160, 320), fast=(10, 20, 40))
     errors = nfe.endpoint_errors(model, x, schedule, ("euler", "heun"), nfes=nfes,

@@ -2,6 +2,10 @@
 
 Submodules load on first use (`minidiff.toy`, `minidiff.plot`, ...), so `import minidiff`
 stays quick and pulls in neither matplotlib nor ipywidgets.
+
+Layers, bottom to top; a module imports only from its own layer or below (tests/test_layers.py):
+runtime; schedules, params, toy, data; forward, losses, nets, exact; samplers, sde, ink, likelihood,
+train, metrics; pretrained, nfe; plot (figures from tensors it is given); widgets (sliders); check.
 """
 
 import importlib

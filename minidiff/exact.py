@@ -37,7 +37,7 @@ class MixtureEps(nn.Module):
         # noised() takes one (alpha, sigma) pair: one pass per distinct time (a sampler has only one).
         for time in t.unique():
             rows = t == time
-            t64 = time.double().cpu()
+            t64 = time.cpu().double()  # float64 on the CPU: MPS has no float64
             alpha, sigma = self.schedule.alpha(t64).item(), self.schedule.sigma(t64).item()
             eps[rows] = -sigma * self.gm.noised(alpha, sigma).score(x[rows])
         return eps
@@ -67,7 +67,7 @@ def reverse_step_density(gm: GaussianMixture, alpha_prev: float, sigma_prev: flo
         raise ValueError(f"reverse_step_density: beta must be in (0, 1), got {beta}")
     ys = torch.as_tensor(ys, dtype=torch.float64)
     prior = gm.to(torch.float64).noised(alpha_prev, sigma_prev).log_prob(ys[:, None])  # (G,)
-    forward = torch.distributions.Normal((1 - beta) ** 0.5 * ys, beta**0.5).log_prob(torch.tensor(float(xt)))
+    forward = torch.distributions.Normal((1 - beta) ** 0.5 * ys, beta**0.5).log_prob(torch.tensor(float(xt), dtype=torch.float64))
     log_p = prior + forward
     p = torch.exp(log_p - log_p.max())
     return p / (p.sum() * (ys[1] - ys[0]))

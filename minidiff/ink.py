@@ -1,14 +1,14 @@
-"""Ink in water: particles doing random walks, the heat equation, and the Ornstein-Uhlenbeck
-process that turns any cloud into N(0, I) and, run backwards with the exact score, gathers it again.
+"""Ink in water: particles doing random walks, the heat equation on a grid, and two measures of
+how far a cloud is from its target (lesson 02).
 
-Time here is physical time t in [0, T] with T a few units, not the course's t in [0, 1]: the
-forward process dx = -x/2 dt + dW is the VP SDE of Song et al. (2021, eq. 11) with beta = 1, so
-x_t = alpha(t) x0 + sigma(t) eps with alpha = exp(-t/2) and sigma^2 = 1 - alpha^2.
+Time here is physical time t >= 0 (Einstein 1905). The Ornstein-Uhlenbeck process of the lesson's
+second half needs nothing here: it is the VP SDE of Song et al. (2021, eq. 11) with constant beta,
+VPLinear(beta_min=T, beta_max=T) on the course's clock t = tau / T.
 Particles are torch tensors (N, 2); densities on a grid are NumPy arrays (ny, nx), row = y.
 """
 
 import math
-from typing import Callable, Iterator, Sequence
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -113,84 +113,10 @@ def histogram(x: torch.Tensor, xs: np.ndarray) -> np.ndarray:
     return counts
 
 
-# --- The forward process: a pull toward the origin plus noise (Ornstein-Uhlenbeck) -------------
-
-def _check_times(t: torch.Tensor, fn: str) -> torch.Tensor:
-    if not (t >= 0).all():
-        raise ValueError(f"{fn}: t must be >= 0 (physical time from 0 to T), got {t}")
-    return t
-
-
-def ou_alpha(t: float | torch.Tensor) -> float | torch.Tensor:
-    """alpha(t) = exp(-t/2): how much of x0 is left at time t (a float, or a tensor of times)."""
-    if isinstance(t, torch.Tensor):
-        return torch.exp(-_check_times(t, "ou_alpha") / 2)
-    return math.exp(-_positive("t", t, "ou_alpha", True) / 2)
-
-
-def ou_sigma(t: float | torch.Tensor) -> float | torch.Tensor:
-    """sigma(t) = sqrt(1 - exp(-t)): the noise's standard deviation, so alpha^2 + sigma^2 = 1."""
-    # expm1 keeps sigma accurate for tiny t, where 1 - exp(-t) would cancel to 0.
-    if isinstance(t, torch.Tensor):
-        return (-torch.expm1(-_check_times(t, "ou_sigma"))).sqrt()
-    return math.sqrt(-math.expm1(-_positive("t", t, "ou_sigma", True)))
-
-
-def ou_sample(x0: torch.Tensor, t: float, eps=None, generator=None) -> torch.Tensor:
-    """x_t = alpha(t) x0 + sigma(t) eps in one jump: the closed form of dx = -x/2 dt + dW."""
-    eps = randn_like(x0, generator) if eps is None else eps
-    return ou_alpha(t) * x0 + ou_sigma(t) * eps
-
-
-def time_grid(T: float, n_steps: int, rho: float = 1.0) -> list[float]:
-    """Increasing times 0 = t_0 < ... < t_n = T, t_k = T (k/n)^rho; rho > 1 puts small steps near 0."""
-    T = _positive("T", T, "time_grid")
-    if int(n_steps) < 1:
-        raise ValueError(f"time_grid: n_steps must be >= 1, got {n_steps}")
-    return [T * (k / n_steps) ** rho for k in range(n_steps + 1)]
-
-
-def ou_forward(x0: torch.Tensor, ts: Sequence[float], generator=None) -> Iterator[Step]:
-    """Euler-Maruyama on the increasing grid ts: x += -x/2 dt + sqrt(dt) eps. Yields every Step."""
-    x = x0
-    yield Step(float(ts[0]), x)
-    for t, t_next in zip(ts[:-1], ts[1:]):
-        dt = float(t_next) - float(t)
-        if dt <= 0:
-            raise ValueError("ou_forward: ts must increase (from 0 to T)")
-        x = x - 0.5 * x * dt + math.sqrt(dt) * randn_like(x, generator)
-        yield Step(float(t_next), x)
-
-
-def reverse_step(x: torch.Tensor, score: torch.Tensor, dt: float, generator=None) -> torch.Tensor:
-    """One step back in time by dt > 0 of dx = [-x/2 - score] dt + dW (Song et al. 2021, eq. 6)."""
-    # Run backwards, the pull -x/2 becomes a push +x/2 and the score pulls toward the data.
-    return x + (0.5 * x + score) * dt + math.sqrt(dt) * randn_like(x, generator)
-
-
-def ou_reverse(score: Callable, x: torch.Tensor, ts: Sequence[float], generator=None) -> Iterator[Step]:
-    """Run the time reversal (Anderson 1982) from x at ts[0] = T down the decreasing grid ts."""
-    yield Step(float(ts[0]), x)
-    for t, t_next in zip(ts[:-1], ts[1:]):
-        dt = float(t) - float(t_next)
-        if dt <= 0:
-            raise ValueError("ou_reverse: ts must decrease (from T to 0)")
-        x = reverse_step(x, score(x, float(t)), dt, generator)  # score taken where the step starts
-        yield Step(float(t_next), x)
-
-
-def mixture_score(mixture) -> Callable[[torch.Tensor, float], torch.Tensor]:
-    """score(x, t): the exact score of the mixture pushed to time t, mixture.noised(alpha, sigma)."""
-    return lambda x, t: mixture.noised(ou_alpha(t), ou_sigma(t)).score(x)
-
-
-def last(steps: Iterator[Step]) -> torch.Tensor:
-    """Run a simulation to the end and return the final particles."""
-    step = None
-    for step in steps:
-        pass
-    return step.x
-
+# --- Measuring a cloud ------------------------------------------------------------------------
+# The pull toward the origin and its reversal are the library's own: the Ornstein-Uhlenbeck process
+# dx = -x/2 dtau + dW at physical time tau is schedules.VPLinear(beta_min=T, beta_max=T) at
+# t = tau / T, run forward by forward.q_chain and backward by samplers.euler_maruyama.
 
 def spread_around_modes(mixture, x: torch.Tensor) -> float:
     """Root-mean-square distance per axis of each point to its most likely component's mean."""

@@ -14,7 +14,7 @@ import math
 import torch
 
 from .schedules import Schedule
-from .sde import time_grid
+from .samplers import check_grid
 
 DIVERGENCES = ("exact", "hutchinson")
 
@@ -50,7 +50,10 @@ def log_likelihood(model, x: torch.Tensor, ts, schedule: Schedule, divergence: s
         raise ValueError(f"log_likelihood: divergence must be one of {DIVERGENCES}, got {divergence!r}")
     if x.ndim != 2:
         raise ValueError(f"log_likelihood: x must be a batch of points (B, D), got shape {tuple(x.shape)}")
-    ts, alpha, sigma, s = time_grid(ts, x, schedule, "log_likelihood")
+    ts = check_grid(ts, x, schedule, "log_likelihood")
+    t64 = ts.cpu().double()  # the coefficients in float64 on the CPU, then in x's dtype
+    alpha64, sigma64 = schedule.alpha(t64), schedule.sigma(t64)
+    alpha, sigma, s = (v.to(x.dtype).to(x.device) for v in (alpha64, sigma64, sigma64 / alpha64))
     if not s[-1] > 0:
         raise ValueError("log_likelihood: the grid must end at a noise level > 0 (the ODE's slope is not "
                          "defined at s = 0); drop a final t = 0, e.g. ts[:-1]")

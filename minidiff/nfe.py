@@ -16,19 +16,11 @@ from typing import Callable, NamedTuple
 
 import torch
 
-from . import samplers, sde
+from . import samplers
 from .metrics import noise_floor, sliced_wasserstein
 from .schedules import Schedule, karras_grid
 
-# name -> sampler(model, x, ts, schedule, generator), all with the same call
-SAMPLERS: dict[str, Callable] = {
-    "ddpm": lambda m, x, ts, sch, g: samplers.ddpm(m, x, ts, sch, generator=g),
-    "ddim": lambda m, x, ts, sch, g: samplers.ddim(m, x, ts, sch, eta=0.0),
-    "euler": lambda m, x, ts, sch, g: sde.euler(m, x, ts, sch),
-    "heun": lambda m, x, ts, sch, g: sde.heun(m, x, ts, sch),
-    "euler_maruyama": lambda m, x, ts, sch, g: sde.euler_maruyama(m, x, ts, sch, generator=g),
-    "predictor_corrector": lambda m, x, ts, sch, g: sde.predictor_corrector(m, x, ts, sch, generator=g),
-}
+SAMPLERS = samplers.SAMPLERS  # name -> sampler(model, x, ts, schedule, generator=...)
 TWO_CALLS_PER_STEP = ("heun", "predictor_corrector")  # every step but the last calls the model twice
 
 
@@ -56,9 +48,9 @@ def sample(name: str, model, n: int, steps: int, schedule: Schedule, dim: int = 
     _known(name)
     ts = karras_grid(steps, schedule, rho=rho)
     if x is None:
-        x = sde.prior_sample(n, dim, schedule, ts[0].item(), device=device, generator=generator)
-    counted = sde.CountCalls(model)
-    out = samplers.run(SAMPLERS[name](counted, x, ts.to(x.dtype), schedule, generator))
+        x = samplers.prior_sample(n, dim, schedule, ts[0].item(), device=device, generator=generator)
+    counted = samplers.CountCalls(model)
+    out = samplers.run(SAMPLERS[name](counted, x, ts, schedule, generator=generator))
     return out, counted.calls
 
 
@@ -77,7 +69,7 @@ def quality_vs_nfe(model, truth: Callable, schedule: Schedule, names=tuple(SAMPL
     g = torch.Generator().manual_seed(seed)
     floor = noise_floor(truth, n, repeats=2 * runs + 1, generator=g)
     t_start = karras_grid(1, schedule)[0].item()  # every Karras grid starts at the same noise level
-    starts = [sde.prior_sample(n, dim, schedule, t_start, generator=g) for _ in range(runs)]
+    starts = [samplers.prior_sample(n, dim, schedule, t_start, generator=g) for _ in range(runs)]
     references = [truth(n, g) for _ in range(runs)]
     points = []
     for name in names:

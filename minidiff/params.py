@@ -18,6 +18,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from .schedules import Schedule
+
 PREDICTIONS = ("eps", "x0", "score", "v")
 
 
@@ -144,18 +146,46 @@ class Denoiser(nn.Module):
     ('eps', 'x0', 'score' or 'v'); this is the only place where that choice is interpreted, through
     the conversions above. clip: when a number c, the predicted x0 is clipped to [-c, c] (the data's
     range; Ho et al. 2020's sampler clips to [-1, 1]) and eps is recomputed from it, so the pair stays
-    consistent with x_t = alpha x0 + sigma eps.
+    consistent with x_t = alpha x0 + sigma eps. sample_shape: the shape of one sample, e.g. (1, 28, 28),
+    when known (checkpoints record it); `config` is what `train.save` stores besides the network.
     """
 
-    def __init__(self, net, schedule, target: str = "eps", clip: float | None = None):
+    def __init__(self, net, schedule: Schedule, target: str = "eps", clip: float | None = None,
+                 sample_shape: tuple | None = None):
         super().__init__()
+        if not isinstance(schedule, Schedule):
+            raise ValueError(f"Denoiser: schedule must be a minidiff.schedules.Schedule (e.g. "
+                             f"schedules.VPLinear()), got {type(schedule).__name__} {schedule!r}")
         if target not in PREDICTIONS:
             raise ValueError(f"Denoiser: target must be one of {PREDICTIONS}, got {target!r}")
         if clip is not None and not clip > 0:
             raise ValueError(f"Denoiser: clip must be a number > 0 or None, got {clip}")
         self.net, self.schedule, self.target, self.clip = net, schedule, target, clip
+        self.sample_shape = tuple(int(d) for d in sample_shape) if sample_shape is not None else None
+
+    @property
+    def config(self) -> dict:
+        """The denoiser's spec as plain data (the network is saved on its own): see train.save."""
+        return dict(schedule=self.schedule.config, target=self.target, clip=self.clip,
+                    sample_shape=list(self.sample_shape) if self.sample_shape is not None else None)
+
+    def _check(self, x) -> None:
+        if not isinstance(x, torch.Tensor) or x.ndim < 2:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"Denoiser: x must be a batch of shape (B, ...), got {shape}; for one "
+                             "point or image add a batch dimension: x[None]")
+        weight = next((p for p in self.net.parameters() if p.is_floating_point()), None) \
+            if isinstance(self.net, nn.Module) else None
+        if weight is not None and x.dtype != weight.dtype:
+            fix = "x.float()" if weight.dtype == torch.float32 else f"x.to({weight.dtype})"
+            raise ValueError(f"Denoiser: x is {x.dtype} but the network's weights are {weight.dtype}; "
+                             f"convert the data ({fix}) or the network (net.to({x.dtype}), e.g. net.double())")
+        if weight is not None and x.device != weight.device:
+            raise ValueError(f"Denoiser: x is on {x.device} but the network is on {weight.device}; "
+                             f"move one of them (x.to(device) or model.to(device))")
 
     def forward(self, x: torch.Tensor, t, cond: torch.Tensor | None = None) -> Prediction:
+        self._check(x)
         # A number goes straight to x's dtype (0.4 via float32 is not 0.4 in float64).
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device) if not torch.is_tensor(t) else t.to(x)
         t = t.expand(x.shape[0]) if t.ndim == 0 else t  # one time for the whole batch -> (B,)
@@ -167,6 +197,12 @@ class Denoiser(nn.Module):
             raise ValueError(f"Denoiser: the network must return a tensor shaped like x {tuple(x.shape)}, "
                              f"got {getattr(raw, 'shape', type(raw).__name__)}")
         alpha, sigma = self.schedule.alpha(t), self.schedule.sigma(t)  # (B,) each
+        if (self.target in ("x0", "v") or self.clip is not None) and (sigma == 0).any():
+            # eps = (xt - alpha x0) / sigma is 0 / 0 there: clean data holds no noise to predict.
+            why = f"target={self.target!r}" if self.target in ("x0", "v") else f"clip={self.clip}"
+            raise ValueError(f"Denoiser: sigma(t) = 0 at t = {t[sigma == 0][0].item():g}, where eps = "
+                             f"(xt - alpha x0) / sigma is undefined for a {why} denoiser; call it at t > 0 "
+                             "(samplers never call the model at their last time, t = 0)")
         x0 = _X0_FROM[self.target](raw, x, alpha, sigma)
         if self.clip is None:
             return Prediction(eps=_TO_EPS[self.target](raw, x, alpha, sigma), x0=x0)

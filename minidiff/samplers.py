@@ -1,12 +1,18 @@
 """Samplers: each one is a generator that yields every step it takes, so a lesson can plot or
 animate a trajectory, stop early, or just run it to the end with `run`.
 
-The contract every sampler here keeps:
-- it takes the starting points x (B, ...) and never changes them in place; device and dtype
-  follow x; the noise comes from `generator` (None: torch's global one);
-- after each update it yields a `Step(t, x, x0)`: x is the new sample, t the time or noise level
-  that x belongs to (each sampler says which), x0 a denoised estimate when it has one, else None;
-- the starting point is not yielded (the caller has it), so `run` returns the last x.
+Every diffusion sampler has one signature, sampler(model, x, ts, schedule, ..., generator=None),
+and keeps one contract:
+- model(x, t) returns a prediction with fields eps and x0 (a params.Denoiser); `predict` is the
+  one place it is called, `check_grid` the one place the inputs are checked;
+- ts is a decreasing grid of times in [0, 1] on the schedule's clock (schedules.uniform_grid,
+  karras_grid); the coefficients are computed in float64 on the CPU, then used in x's dtype;
+- x (B, ...) is never changed in place; device and dtype follow x; the noise comes from
+  `generator` (None: torch's global one); nothing builds a graph (torch.no_grad);
+- after each step it yields `Step(t, x, x0)`: t the time reached, x the sample there, x0 the
+  denoised estimate of the step's last model call; the start is not yielded (the caller has it),
+  so `run` returns the last x.
+`langevin` samples a fixed density with no schedule: its Step.t is the Langevin time k h.
 """
 
 import math
@@ -15,7 +21,10 @@ from typing import Callable, Iterator, NamedTuple
 import torch
 
 from .forward import q_transition
+from .params import Prediction
 from .runtime import randn_like  # also reachable as samplers.randn_like
+from .schedules import VE, Schedule
+from .sde import reverse_sde_drift, sde_coefficients
 
 
 class Step(NamedTuple):
@@ -50,16 +59,24 @@ def _count(value, name: str, caller: str) -> int:
     return value
 
 
+@torch.no_grad()  # no graph through the steps; a score that needs autograd enables it itself
 def langevin(score: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, step_size: float,
              n_steps: int, generator: torch.Generator | None = None) -> Iterator[Step]:
     """Unadjusted Langevin dynamics: x <- x + h score(x) + sqrt(2 h) z, z ~ N(0, I), h = step_size
     (Roberts & Tweedie 1996; Welling & Teh 2011 write the same step as eps/2 score + sqrt(eps) z).
 
-    score(x) returns grad log p at x (the same shape as x). Yields Step(t, x) after each step,
-    with t = k * step_size, the time of the continuous Langevin diffusion that k steps simulate.
+    score(x) returns grad log p at x (the same shape as x) for one fixed density p: there is no
+    schedule, so this is the one sampler whose Step.t is not a time on a schedule's clock but
+    Langevin time, t = k * step_size, the time of the continuous Langevin diffusion that k steps
+    simulate. Yields Step(t, x) after each step.
     """
     h = _positive(step_size, "step_size", "langevin")
     _count(n_steps, "n_steps", "langevin")
+    if x.ndim < 2:
+        raise ValueError(f"langevin: x must be a batch of points (B, ...), got shape {tuple(x.shape)}; "
+                         "for one point pass x[None]")
+    if not torch.isfinite(x).all():
+        raise ValueError("langevin: x holds NaN or inf; start from finite points")
     noise_scale = math.sqrt(2 * h)
     for k in range(1, n_steps + 1):
         # Drift up the slope of log p, plus just enough noise to spread over all of p, not its peak.
@@ -67,37 +84,109 @@ def langevin(score: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, ste
         yield Step(k * h, x)
 
 
-def _sigma_sequence(sigmas) -> list[float]:
-    sigmas = [float(s) for s in torch.as_tensor(sigmas, dtype=torch.float64).reshape(-1)]
-    if not sigmas or min(sigmas) <= 0 or any(a <= b for a, b in zip(sigmas, sigmas[1:])):
-        raise ValueError("annealed_langevin: sigmas must be positive and strictly decreasing "
-                         f"(largest noise level first), got {sigmas}")
-    return sigmas
-
-
-def annealed_langevin(score: Callable[[torch.Tensor, float], torch.Tensor], x: torch.Tensor,
-                      sigmas, step_size: float = 1e-5, n_steps_each: int = 100,
-                      generator: torch.Generator | None = None) -> Iterator[Step]:
+@torch.no_grad()  # like every sampler: no graph through the steps
+def annealed_langevin(model, x: torch.Tensor, ts, schedule, step_size: float = 1e-5,
+                      n_steps_each: int = 100, generator: torch.Generator | None = None) -> Iterator[Step]:
     """Annealed Langevin dynamics (Song & Ermon 2019, Algorithm 1): n_steps_each Langevin steps
-    x <- x + h_i score(x, sigma_i) + sqrt(2 h_i) z at each noise level sigma_1 > ... > sigma_L,
-    with h_i = step_size * sigma_i^2 / sigma_L^2.
+    x <- x + h_i score(x, t_i) + sqrt(2 h_i) z at each level t_1 > ... > t_L of a VE schedule, with
+    score = -eps / sigma(t_i) (model(x, t).eps, a params.Denoiser) and h_i = step_size sigma_i^2 / sigma_L^2.
 
-    The paper writes the step as alpha_i/2 score + sqrt(alpha_i) z, so its alpha_i is our 2 h_i and
-    its eps = 2e-5 (for images in [0, 1], with 100 steps each) is our step_size = 1e-5, the default.
-    score(x, sigma) returns the score of the data noised to level sigma (sigma a Python float).
-    Yields Step(t=sigma_i, x) after every step: t is the noise level the step used.
+    ts are the levels as times, largest first; from the paper's noise levels, ts =
+    schedule.t_from_sigma(sigmas). The paper writes the step as alpha_i/2 score + sqrt(alpha_i) z, so
+    its alpha_i is our 2 h_i and its eps = 2e-5 (images in [0, 1], 100 steps each) is our
+    step_size = 1e-5, the default. Yields Step(t=t_i, x) after every step (n_steps_each per level).
     """
-    sigmas = _sigma_sequence(sigmas)
+    ts, t64 = _grid(ts, x, schedule, "annealed_langevin")  # t64: the exact times, float64 on the CPU
+    if not isinstance(schedule, VE):  # Algorithm 1 perturbs x0 + sigma eps: alpha = 1
+        raise ValueError(f"annealed_langevin: Song & Ermon's sampler runs on a VE schedule (x_t = x0 + "
+                         f"sigma eps), got {schedule!r}; for a VP schedule use predictor_corrector")
+    if repr(getattr(model, "schedule", schedule)) != repr(schedule):
+        raise ValueError(f"annealed_langevin: the model was built on {model.schedule!r} but the sampler "
+                         f"got {schedule!r}; pass the model's own: schedule=model.schedule")
     eps = _positive(step_size, "step_size", "annealed_langevin")
     _count(n_steps_each, "n_steps_each", "annealed_langevin")
-    for sigma in sigmas:
+    sigma = schedule.sigma(t64)  # (L,) the noise levels, largest first
+    for i in range(len(ts)):
         # h grows with sigma^2: the score's size goes like 1 / sigma, so the drift h * score against
         # the noise sqrt(2 h) z keeps the same ratio at every level (Song & Ermon 2019, sec. 4.3).
-        h = eps * sigma**2 / sigmas[-1] ** 2
+        h = eps * (sigma[i] / sigma[-1]).item() ** 2
         noise_scale = math.sqrt(2 * h)
         for _ in range(n_steps_each):
-            x = x + h * score(x, sigma) + noise_scale * randn_like(x, generator)
-            yield Step(sigma, x)
+            score = -predict(model, x, ts[i]).eps / sigma[i].item()  # the Denoiser's eps as a score
+            x = x + h * score + noise_scale * randn_like(x, generator)
+            yield Step(float(t64[i]), x)
+
+
+# ---- the time grid, the model call, the start ---------------------------------------------------
+
+def _grid(ts, x: torch.Tensor, schedule, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ts in x's dtype and device, the same times in float64 on the CPU), all checked."""
+    if not isinstance(schedule, Schedule):
+        hint = " (a name is not enough: pass the object, e.g. schedules.VPLinear())" if isinstance(schedule, str) else ""
+        raise ValueError(f"{where}: schedule must be a schedules.Schedule{hint}, got {type(schedule).__name__} "
+                         f"{schedule!r}")
+    if not isinstance(x, torch.Tensor) or x.ndim < 2:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"{where}: x must be a batch (B, ...) with the batch first, got {shape}; "
+                         "for one point use x[None]")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{where}: x contains NaN or inf; start from finite points, e.g. samplers.prior_sample(...)")
+    # The exact times, float64 on the CPU (MPS has no float64): the coefficients and Step.t come from them.
+    # (a list goes straight to float64: through float32 first, 0.9 would become 0.8999999762)
+    t64 = ts.detach().cpu().double() if isinstance(ts, torch.Tensor) else torch.as_tensor(ts, dtype=torch.float64)
+    if t64.ndim != 1 or len(t64) < 2:
+        raise ValueError(f"{where}: ts must be a 1-D tensor of at least 2 times (steps + 1), got shape "
+                         f"{tuple(t64.shape)}; e.g. schedules.uniform_grid(1000)")
+    if not (t64[1:] < t64[:-1]).all() or t64[-1] < 0 or t64[0] > 1:
+        raise ValueError(f"{where}: ts must decrease strictly within [0, 1] (from noise to data), "
+                         f"got {t64.tolist()[:4]}...")
+    if not (schedule.alpha(t64) > 0).all():
+        raise ValueError(f"{where}: alpha(t) = 0 at t = {t64[0].item():g}, where x0 = (x - sigma eps) / alpha "
+                         "is infinite; start the grid a little earlier, e.g. t = 0.999")
+    return t64.to(x.dtype).to(x.device), t64  # dtype first: the conversion happens on the CPU
+
+
+def check_grid(ts, x: torch.Tensor, schedule: Schedule, where: str) -> torch.Tensor:
+    """The one check of a sampler's inputs: schedule a Schedule, x a finite batch (B, ...), ts 1-D,
+    at least 2 times, strictly decreasing in [0, 1]. Returns ts in x's dtype, on x's device."""
+    return _grid(ts, x, schedule, where)[0]
+
+
+def _on(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    # float64 coefficients, computed on the CPU, moved to x's dtype and device (dtype first, for MPS)
+    return values.to(x.dtype).to(x.device)
+
+
+def predict(model, x: torch.Tensor, t: torch.Tensor) -> Prediction:
+    """The one place a sampler calls the model: model(x, t) at one time t for the whole batch."""
+    out = model(x, t.expand(x.shape[0]))  # t as a (B,) tensor, one time per point
+    if not (hasattr(out, "eps") and hasattr(out, "x0")):
+        raise TypeError(f"the model returned a {type(out).__name__}, not a prediction with .eps and .x0: "
+                        "wrap the network: params.Denoiser(net, schedule, target='eps')")
+    return out
+
+
+def prior_sample(n: int, dim: int, schedule: Schedule, t, device=None,
+                 generator: torch.Generator | None = None, dtype=None) -> torch.Tensor:
+    """n draws of N(0, (alpha^2 + sigma^2) I) at time t: the law of x_t for data of unit variance,
+    the usual start of every sampler (N(0, I) for a VP schedule, about N(0, sigma^2 I) for VE)."""
+    dtype = dtype or torch.get_default_dtype()
+    t = torch.as_tensor(float(t), dtype=torch.float64)
+    std = torch.sqrt(schedule.alpha(t) ** 2 + schedule.sigma(t) ** 2).item()
+    gen_device = generator.device if generator is not None else torch.device("cpu")
+    z = torch.randn(n, dim, generator=generator, device=gen_device, dtype=dtype)  # (n, dim)
+    return (std * z).to(device if device is not None else gen_device)
+
+
+class CountCalls:
+    """Wraps a model and counts its calls: `model.calls` is the number of network evaluations (NFE)."""
+
+    def __init__(self, model):
+        self.model, self.calls = model, 0
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, *args, **kwargs):
+        self.calls += 1
+        return self.model(x, t, *args, **kwargs)
 
 
 # ---- DDPM ancestral sampling (Ho et al. 2020) ---------------------------------------------------
@@ -106,77 +195,161 @@ VARIANCES = ("beta", "posterior")
 
 
 @torch.no_grad()  # no graph through 1000 steps; torch's decorator re-enters it around each yield
-def ddpm(model, x: torch.Tensor, ts, schedule, variance: str = "beta",
+def ddpm(model, x: torch.Tensor, ts, schedule: Schedule, variance: str = "beta",
          generator: torch.Generator | None = None) -> Iterator[Step]:
     """Ancestral sampling, Ho et al. 2020, Algorithm 2, over a decreasing grid of times ts.
 
-    model(x, t) (t of shape (B,)) returns a prediction with fields eps and x0 (a params.Denoiser).
     A step from t to s < t is one step of the paper's chain with 1 - beta = alpha_bar(t) / alpha_bar(s)
     (for any schedule: 1 - beta = (alpha(t) / alpha(s))^2 and beta = sigma(t)^2 - (1 - beta) sigma(s)^2,
     the variance of q(x_t | x_s); Kingma et al. 2021, eq. 33). The added noise has variance beta
     (variance='beta', sigma_t^2 = beta_t) or the posterior's beta (1 - alpha_bar(s)) / (1 - alpha_bar(t))
     (variance='posterior', eq. 7); none on a step that lands on t = 0 (Algorithm 2, z = 0 at the end).
-    Yields Step(t=s, x=x_s, x0=the x0 predicted at t) after each step.
     """
     if variance not in VARIANCES:
         raise ValueError(f"ddpm: variance must be one of {VARIANCES}, got {variance!r}")
-    ts = _decreasing_grid(ts, x, "ddpm")
+    ts, t64 = _grid(ts, x, schedule, "ddpm")
     # The chain's coefficients in float64: 1 - alpha_bar(t) / alpha_bar(s) loses digits in float32.
-    t64 = ts.detach().double().cpu()
     alpha_step, beta_sqrt = q_transition(t64[1:], t64[:-1], schedule)  # (steps,): sqrt(1 - beta), sqrt(beta)
-    beta = beta_sqrt**2
-    sigma = schedule.sigma(t64)  # (steps + 1,)
+    beta, sigma = beta_sqrt**2, schedule.sigma(t64)  # (steps,), (steps + 1,)
+    var = beta if variance == "beta" else beta * sigma[1:] ** 2 / sigma[:-1] ** 2
+    coef, alpha_step, noise = _on(beta / sigma[:-1], x), _on(alpha_step, x), _on(var.sqrt(), x)
     for i in range(len(ts) - 1):
-        pred = model(x, ts[i].expand(x.shape[0]))  # eps and x0 at the current time, t of shape (B,)
+        pred = predict(model, x, ts[i])
         # Algorithm 2, line 4: x_s = (x_t - beta / sqrt(1 - alpha_bar_t) eps) / sqrt(1 - beta) + sigma z
-        coef = (beta[i] / sigma[i]).to(x)  # beta / sqrt(1 - alpha_bar_t) for a VP schedule
-        x = (x - coef * pred.eps) / alpha_step[i].to(x)
+        x = (x - coef[i] * pred.eps) / alpha_step[i]
         if t64[i + 1] > 0:
-            var = beta[i] if variance == "beta" else beta[i] * sigma[i + 1] ** 2 / sigma[i] ** 2
-            x = x + var.sqrt().to(x) * randn_like(x, generator)
-        yield Step(t=float(t64[i + 1]), x=x, x0=pred.x0)
+            x = x + noise[i] * randn_like(x, generator)
+        yield Step(t=t64[i + 1].item(), x=x, x0=pred.x0)
 
 
-def _decreasing_grid(ts, x: torch.Tensor, where: str) -> torch.Tensor:
-    """ts as a 1-D tensor on x's device and dtype, checked: at least 2 times in [0, 1], strictly decreasing."""
-    ts = torch.as_tensor(ts)
-    if ts.ndim != 1 or len(ts) < 2:
-        raise ValueError(f"{where}: ts must be a 1-D tensor of at least 2 times (steps + 1), got shape "
-                         f"{tuple(ts.shape)}; e.g. schedules.uniform_grid(1000)")
-    if not (ts[1:] < ts[:-1]).all() or ts[-1] < 0 or ts[0] > 1:
-        raise ValueError(f"{where}: ts must decrease strictly within [0, 1] (from noise to data), "
-                         f"got {ts.tolist()[:4]}...")
-    return ts.to(device=x.device, dtype=x.dtype)
-
-
-
-# ---- DDIM (Song, Meng & Ermon 2021) ----------------------------------------------------------------
+# ---- DDIM (Song, Meng & Ermon 2021), which with eta = 0 is Euler's method -----------------------
 
 @torch.no_grad()
-def ddim(model, x: torch.Tensor, ts, schedule, eta: float = 0.0,
+def ddim(model, x: torch.Tensor, ts, schedule: Schedule, eta: float = 0.0,
          generator: torch.Generator | None = None) -> Iterator[Step]:
     """DDIM, Song, Meng & Ermon 2021, eq. 12, over a decreasing grid of times ts: from t to s < t,
     x_s = alpha_s x0 + sqrt(sigma_s^2 - c^2) eps + c z,  with c^2 = eta^2 sigma_s^2 (1 - snr_t / snr_s).
 
     c^2 is eta^2 times the variance of q(x_s | x_t, x0) (eq. 16: for VP the paper's sigma_t(eta)^2),
     so eta = 1 takes the steps of ddpm(variance='posterior'), drawing the same noise in the same
-    order, and eta = 0 is deterministic: Euler's method for the probability-flow ODE in y = x / alpha
-    (section 4.3; `minidiff.sde.euler`). No noise on a step that lands on t = 0, as in ddpm.
-    model(x, t) (t of shape (B,)) returns a prediction with fields eps and x0 (a params.Denoiser).
-    Yields Step(t=s, x=x_s, x0=the x0 predicted at t) after each step.
+    order, and eta = 0 is deterministic. No noise on a step that lands on t = 0, as in ddpm.
     """
     eta = float(eta)
     if not 0 <= eta <= 1:
         raise ValueError(f"ddim: eta must be in [0, 1] (0: deterministic, 1: DDPM), got {eta}")
-    ts = _decreasing_grid(ts, x, "ddim")
-    t64 = ts.detach().double().cpu()  # the coefficients in float64, as in ddpm
+    ts, t64 = _grid(ts, x, schedule, "ddim")
     alpha, sigma, log_snr = schedule.alpha(t64), schedule.sigma(t64), schedule.log_snr(t64)
+    # 1 - snr_t / snr_s = -expm1(log_snr_t - log_snr_s): 1 where s = 0 (log-SNR +inf there)
+    c2 = eta**2 * sigma[1:] ** 2 * -torch.expm1(log_snr[:-1] - log_snr[1:])  # (steps,)
+    keep = (sigma[1:] ** 2 - c2).clamp(min=0).sqrt()  # the part of the noise that stays pointed
+    alpha, keep, c = _on(alpha, x), _on(keep, x), _on(c2.sqrt(), x)
     for i in range(len(ts) - 1):
-        pred = model(x, ts[i].expand(x.shape[0]))  # eps and x0 at the current time
-        # 1 - snr_t / snr_s = -expm1(log_snr_t - log_snr_s): 1 where s = 0 (log-SNR +inf there)
-        c2 = eta**2 * sigma[i + 1] ** 2 * -torch.expm1(log_snr[i] - log_snr[i + 1])
-        # eq. 12: the predicted x0 at the new level, plus the part of the noise that stays pointed
-        x = alpha[i + 1].to(x) * pred.x0 + (sigma[i + 1] ** 2 - c2).clamp(min=0).sqrt().to(x) * pred.eps
+        pred = predict(model, x, ts[i])
+        x = alpha[i + 1] * pred.x0 + keep[i] * pred.eps  # eq. 12 without its fresh noise
         if eta > 0 and t64[i + 1] > 0:
-            x = x + c2.sqrt().to(x) * randn_like(x, generator)  # the fresh noise, as in ddpm
-        yield Step(t=float(t64[i + 1]), x=x, x0=pred.x0)
+            x = x + c[i] * randn_like(x, generator)  # the fresh noise, as in ddpm
+        yield Step(t=t64[i + 1].item(), x=x, x0=pred.x0)
+
+
+def euler(model, x: torch.Tensor, ts, schedule: Schedule,
+          generator: torch.Generator | None = None) -> Iterator[Step]:
+    """Euler's method for the probability-flow ODE dy/ds = eps_hat in y = x / alpha, s = sigma / alpha
+    (Karras et al. 2022, Algorithm 1 without line 6's correction). It is ddim with eta = 0 (Song, Meng &
+    Ermon 2021, section 4.3): y_s = x0 + s_s eps = y_t + (s_s - s_t) eps is DDIM's step divided by alpha_s.
+    So it is that one implementation under a second name; generator is unused. NFE = steps."""
+    return ddim(model, x, ts, schedule, eta=0.0, generator=generator)
+
+
+# ---- Heun (Karras et al. 2022) ------------------------------------------------------------------
+
+@torch.no_grad()
+def heun(model, x: torch.Tensor, ts, schedule: Schedule,
+         generator: torch.Generator | None = None) -> Iterator[Step]:
+    """Heun's method (explicit trapezoid) for dy/ds = eps_hat (Karras et al. 2022, Algorithm 1): an Euler
+    step, then the average of the slopes at both ends; the step to s = 0 stays Euler. NFE = 2 steps - 1
+    (2 steps when the grid ends above s = 0). Deterministic: generator is unused."""
+    ts, t64 = _grid(ts, x, schedule, "heun")
+    alpha64, sigma64 = schedule.alpha(t64), schedule.sigma(t64)
+    s64 = sigma64 / alpha64  # the noise level, the ODE's clock
+    alpha, sigma, s = _on(alpha64, x), _on(sigma64, x), _on(s64, x)
+    for i in range(len(ts) - 1):
+        pred = predict(model, x, ts[i])
+        x_euler = alpha[i + 1] * pred.x0 + sigma[i + 1] * pred.eps  # the Euler predictor (line 5)
+        if s64[i + 1] == 0:
+            x, x0 = x_euler, pred.x0  # the slope at s = 0 is not defined: the last step is Euler (line 6)
+        else:
+            pred_next = predict(model, x_euler, ts[i + 1])  # the slope at the end of the step (line 7)
+            y = x / alpha[i] + (s[i + 1] - s[i]) * 0.5 * (pred.eps + pred_next.eps)  # (B, ...): line 8
+            x, x0 = alpha[i + 1] * y, pred_next.x0  # x0: the latest guess, made at the new time
+        yield Step(t=t64[i + 1].item(), x=x, x0=x0)
+
+
+# ---- the reverse SDE (Song et al. 2021) ---------------------------------------------------------
+
+class _SDEGrid(NamedTuple):
+    """A checked grid with the reverse SDE's coefficients: float64 times on the CPU, the rest in x's dtype."""
+
+    ts: torch.Tensor  # (steps + 1,) the times, for the model
+    t64: torch.Tensor  # (steps + 1,) the same times in float64, for Step.t and the tests on t
+    alpha: torch.Tensor  # (steps + 1,)
+    sigma: torch.Tensor  # (steps + 1,)
+    f: torch.Tensor  # (steps,) at every time but the last, where sigma may be 0 and g^2 is not needed
+    g2: torch.Tensor  # (steps,)
+    dt: torch.Tensor  # (steps,) > 0: time runs backwards
+
+
+def _sde_grid(ts, x, schedule, where) -> _SDEGrid:
+    ts, t64 = _grid(ts, x, schedule, where)
+    f, g2 = sde_coefficients(schedule, t64[:-1])
+    return _SDEGrid(ts, t64, _on(schedule.alpha(t64), x), _on(schedule.sigma(t64), x), _on(f, x), _on(g2, x),
+                    _on(t64[:-1] - t64[1:], x))
+
+
+def _em_step(model, x, i, grid: _SDEGrid, generator):
+    """One Euler-Maruyama step of the reverse SDE from ts[i] to ts[i + 1]; returns (x_next, prediction)."""
+    pred = predict(model, x, grid.ts[i])
+    if grid.t64[i + 1] == 0:  # the last step lands on clean data: take it without noise (as ddpm does)
+        return grid.alpha[i + 1] * pred.x0 + grid.sigma[i + 1] * pred.eps, pred
+    score = -pred.eps / grid.sigma[i]  # (B, ...): grad log p_t(x) = -eps / sigma (Vincent 2011)
+    drift = reverse_sde_drift(x, score, grid.f[i], grid.g2[i])  # f x - g^2 score, eq. 6
+    return x - drift * grid.dt[i] + torch.sqrt(grid.g2[i] * grid.dt[i]) * randn_like(x, generator), pred
+
+
+@torch.no_grad()
+def euler_maruyama(model, x: torch.Tensor, ts, schedule: Schedule,
+                   generator: torch.Generator | None = None) -> Iterator[Step]:
+    """Euler-Maruyama for the reverse SDE dx = [f x - g^2 score] dt + g dw-bar (Song et al. 2021,
+    eq. 6), stepping in t with f and g^2 from the schedule; a step that lands on t = 0 adds no noise
+    (the deterministic DDIM step, as ddpm does). NFE = steps."""
+    grid = _sde_grid(ts, x, schedule, "euler_maruyama")
+    for i in range(len(grid.ts) - 1):
+        x, pred = _em_step(model, x, i, grid, generator)
+        yield Step(t=grid.t64[i + 1].item(), x=x, x0=pred.x0)
+
+
+@torch.no_grad()
+def predictor_corrector(model, x: torch.Tensor, ts, schedule: Schedule, snr: float = 0.16,
+                        generator: torch.Generator | None = None) -> Iterator[Step]:
+    """Predictor-corrector sampling (Song et al. 2021, Algorithms 1-3): an Euler-Maruyama step of the
+    reverse SDE, then one Langevin step at the new time with step size 2 (snr |z| / |score|)^2
+    (norms averaged over the batch, as in the paper's code). NFE = 2 steps - 1."""
+    if not snr > 0:
+        raise ValueError(f"predictor_corrector: snr must be > 0 (0.16 in the paper), got {snr}")
+    grid = _sde_grid(ts, x, schedule, "predictor_corrector")
+    for i in range(len(grid.ts) - 1):
+        x, pred = _em_step(model, x, i, grid, generator)  # the predictor
+        if grid.t64[i + 1] > 0:  # the corrector: Langevin dynamics for p at the new time (Algorithm 4)
+            pred = predict(model, x, grid.ts[i + 1])
+            score = -pred.eps / grid.sigma[i + 1]  # (B, ...): grad log p_t(x) = -eps / sigma
+            z = randn_like(x, generator)
+            ratio = z.flatten(1).norm(dim=1).mean() / score.flatten(1).norm(dim=1).mean()
+            step_size = 2 * (snr * ratio) ** 2
+            x = x + step_size * score + torch.sqrt(2 * step_size) * z
+        yield Step(t=grid.t64[i + 1].item(), x=x, x0=pred.x0)
+
+
+# Every diffusion sampler by name, all called as sampler(model, x, ts, schedule, generator=...).
+SAMPLERS: dict[str, Callable[..., Iterator[Step]]] = {
+    "ddpm": ddpm, "ddim": ddim, "euler": euler, "heun": heun,
+    "euler_maruyama": euler_maruyama, "predictor_corrector": predictor_corrector,
+}

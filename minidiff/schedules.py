@@ -2,9 +2,13 @@
 
 Continuous time t in [0, 1], t = 0 clean. alpha_bar = alpha^2 (the DDPM name), snr = alpha^2 / sigma^2.
 Every method takes a number or a tensor of times; the result has the dtype and device of t.
+A new schedule subclasses `Schedule` and writes alpha(t) and sigma(t) for tensors: the base class
+checks and converts t (numbers included) before any method of a subclass sees it.
 """
 
+import functools
 import math
+from fractions import Fraction
 
 import torch
 import torch.nn.functional as F
@@ -30,14 +34,39 @@ def _as_log_snr(lam, where: str) -> torch.Tensor:
     return lam
 
 
+# The methods that take a time: in every subclass they receive t already checked by as_time.
+TIME_METHODS = ("alpha", "sigma", "alpha_bar", "snr", "log_snr", "d_log_alpha", "d_log_snr", "beta")
+
+
+def _takes_time(method):
+    """Wrap method(self, t) so that t arrives as a float tensor in [0, 1] (a number included)."""
+    if getattr(method, "_takes_time", False):
+        return method
+
+    @functools.wraps(method)
+    def wrapped(self, t, *args, **kwargs):
+        return method(self, as_time(t, f"{type(self).__name__}.{method.__name__}"), *args, **kwargs)
+
+    wrapped._takes_time = True
+    return wrapped
+
+
 class Schedule:
     """The base: a subclass gives alpha(t) and sigma(t); the rest follows (override for accuracy)."""
 
+    def __init_subclass__(cls, **kwargs):
+        # A subclass writes its methods for tensors; wrapping them here means s.alpha(0.5) works
+        # on a learner's schedule too, and a t outside [0, 1] is refused with one clear message.
+        super().__init_subclass__(**kwargs)
+        for name in TIME_METHODS:
+            if name in vars(cls):
+                setattr(cls, name, _takes_time(vars(cls)[name]))
+
     def alpha(self, t) -> torch.Tensor:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define alpha(t) and sigma(t)")
 
     def sigma(self, t) -> torch.Tensor:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define alpha(t) and sigma(t)")
 
     def alpha_bar(self, t) -> torch.Tensor:
         """alpha(t)^2, the fraction of the signal's variance left (Ho et al. 2020, eq. 4)."""
@@ -50,6 +79,20 @@ class Schedule:
     def log_snr(self, t) -> torch.Tensor:
         """log(alpha^2 / sigma^2), strictly decreasing in t; +inf where sigma = 0."""
         return 2 * (self.alpha(t).log() - self.sigma(t).log())
+
+    def d_log_alpha(self, t) -> torch.Tensor:
+        """d log alpha / dt, the drift rate f(t) of the forward SDE (Song et al. 2021, eq. 5), by autograd."""
+        return _derivative(lambda u: self.alpha(u).log(), t)
+
+    def d_log_snr(self, t) -> torch.Tensor:
+        """d log-SNR / dt (< 0); g(t)^2 = -sigma^2 d_log_snr (Kingma et al. 2021, appendix), by autograd."""
+        return _derivative(self.log_snr, t)
+
+    @property
+    def config(self) -> dict:
+        """The schedule as plain numbers, {'name': ..., **arguments}: from_config(config) rebuilds it."""
+        return {"name": type(self).__name__, **{k: v for k, v in vars(self).items()
+                                                if isinstance(v, float) and not k.startswith("_")}}
 
     def t_from_log_snr(self, lam) -> torch.Tensor:
         """The time at which log_snr(t) = lam, clamped to [0, 1] (bisection; subclasses solve it exactly)."""
@@ -65,6 +108,22 @@ class Schedule:
         params = ", ".join(f"{k}={v:g}" for k, v in vars(self).items()
                            if isinstance(v, float) and not k.startswith("_"))
         return f"{type(self).__name__}({params})"
+
+
+for _name in TIME_METHODS:  # the base's own methods check t the same way
+    if _name in vars(Schedule):
+        setattr(Schedule, _name, _takes_time(vars(Schedule)[_name]))
+
+
+def _derivative(fn, t: torch.Tensor) -> torch.Tensor:
+    """d fn / dt elementwise by autograd (each output depends only on its own t)."""
+    with torch.enable_grad():
+        t = t.detach().clone().requires_grad_(True)
+        y = fn(t)
+        if not y.requires_grad:  # fn does not depend on t (a constant alpha, say)
+            return torch.zeros_like(t)
+        (grad,) = torch.autograd.grad(y.sum(), t)
+    return grad
 
 
 class VPLinear(Schedule):
@@ -96,6 +155,14 @@ class VPLinear(Schedule):
         c = self._integral(t)
         return -c - torch.log(-torch.expm1(-c))
 
+    def d_log_alpha(self, t) -> torch.Tensor:
+        """-beta(t) / 2: alpha = exp(-1/2 integral of beta) (Song et al. 2021, eq. 11)."""
+        return -0.5 * self.beta(t)
+
+    def d_log_snr(self, t) -> torch.Tensor:
+        """-beta(t) / sigma^2(t), from log-SNR = -c - log(1 - e^-c) with c' = beta; -inf at t = 0."""
+        return -self.beta(t) / -torch.expm1(-self._integral(t))
+
     def t_from_log_snr(self, lam) -> torch.Tensor:
         """Exact: -log alpha_bar = softplus(-lam) = beta_min t + (beta_max - beta_min) t^2 / 2, solved for t."""
         lam = _as_log_snr(lam, "VPLinear.t_from_log_snr")
@@ -111,7 +178,7 @@ class VPCosine(Schedule):
     At t = 1 the formula gives alpha = 0: log-SNR is -inf and x0 = (xt - sigma eps) / alpha divides by
     zero. The paper clips beta_t at 0.999 for that reason (its T = 1000 table ends at alpha_bar 2.4e-9).
     Here alpha_bar is clipped from below at alpha_bar_min (default 1e-9, log-SNR -20.7), which changes
-    it only for t > 1 - 6e-5. alpha_bar_min = 0 gives the unclipped formula.
+    it only for t > 1 - 2e-5. alpha_bar_min = 0 gives the unclipped formula.
     """
 
     def __init__(self, s: float = 0.008, alpha_bar_min: float = 1e-9):
@@ -121,6 +188,9 @@ class VPCosine(Schedule):
         if not 0 <= self.alpha_bar_min < 1:
             raise ValueError(f"VPCosine: alpha_bar_min must be in [0, 1), got {alpha_bar_min}")
         self._b = math.pi / 2 * self.s / (1 + self.s)  # the angle at t = 0
+        # The time where alpha_bar reaches its floor (1 when unclipped): sin a = sqrt(floor) cos b.
+        to_end = math.asin(math.sqrt(self.alpha_bar_min) * math.cos(self._b))
+        self._t_clip = 1 - to_end * (1 + self.s) / (math.pi / 2)
 
     def _angles(self, t):
         t = as_time(t, "VPCosine")
@@ -143,6 +213,16 @@ class VPCosine(Schedule):
 
     def log_snr(self, t) -> torch.Tensor:
         return 2 * self.alpha(t).log() - self._sigma2(t).log()
+
+    def d_log_alpha(self, t) -> torch.Tensor:
+        """-k cot(k (1 - t)), k = pi / (2 (1 + s)). Past the clip, the value at the clip: alpha is
+        flat there, but a drift of 0 would make the reverse SDE's first step from t = 1 do nothing."""
+        k = math.pi / 2 / (1 + self.s)
+        return -k / torch.tan(k * (1 - t.clamp(max=self._t_clip)))
+
+    def d_log_snr(self, t) -> torch.Tensor:
+        """2 d_log_alpha / sigma^2 (variance preserving: sigma^2 = 1 - alpha^2); -inf at t = 0."""
+        return 2 * self.d_log_alpha(t) / self._sigma2(t)
 
     def t_from_log_snr(self, lam) -> torch.Tensor:
         """Exact: the angle a with cos a = sqrt(alpha_bar) cos b, via atan2 so that no digits cancel."""
@@ -174,6 +254,26 @@ class VE(Schedule):
     def log_snr(self, t) -> torch.Tensor:
         return -2 * (math.log(self.sigma_min) + as_time(t, "VE") * self._log_ratio)
 
+    def d_log_alpha(self, t) -> torch.Tensor:
+        """0: alpha = 1, no drift (Song et al. 2021, eq. 9)."""
+        return torch.zeros_like(t)
+
+    def d_log_snr(self, t) -> torch.Tensor:
+        """-2 log(sigma_max / sigma_min): log sigma is linear in t."""
+        return torch.full_like(t, -2 * self._log_ratio)
+
+    def t_from_sigma(self, sigma) -> torch.Tensor:
+        """The time at which sigma(t) = sigma: t = log(sigma / sigma_min) / log(sigma_max / sigma_min)
+        (the noise levels of Song & Ermon 2019 on this schedule's clock)."""
+        if not isinstance(sigma, torch.Tensor) or not sigma.is_floating_point():
+            sigma = torch.as_tensor(sigma, dtype=torch.get_default_dtype())
+        t = torch.log(sigma / self.sigma_min) / self._log_ratio
+        bad = ~((t > -1e-6) & (t < 1 + 1e-6))  # a little slack for round-off; also catches NaN
+        if bad.any():
+            raise ValueError(f"VE.t_from_sigma: sigma must be in [sigma_min, sigma_max] = "
+                             f"[{self.sigma_min:g}, {self.sigma_max:g}], got {sigma[bad].flatten()[0].item():g}")
+        return t.clamp(0, 1)
+
     def t_from_log_snr(self, lam) -> torch.Tensor:
         """Exact: log sigma = -lam / 2 is linear in t."""
         lam = _as_log_snr(lam, "VE.t_from_log_snr")
@@ -188,7 +288,9 @@ class DiscreteDDPM(Schedule):
     """
 
     def __init__(self, betas):
-        betas = torch.as_tensor(betas).detach().to("cpu", torch.float64)  # the table lives on the CPU
+        # the table lives on the CPU in float64 (a list goes straight there: via float32 it would lose digits)
+        betas = betas.detach().to("cpu", torch.float64) if torch.is_tensor(betas) else \
+            torch.tensor(betas, dtype=torch.float64)
         if betas.ndim != 1 or len(betas) == 0:
             raise ValueError(f"DiscreteDDPM: betas must be a 1-D tensor of length T >= 1, got shape "
                              f"{tuple(betas.shape)}")
@@ -225,6 +327,20 @@ class DiscreteDDPM(Schedule):
         log_ab = self.log_alpha_bar(t)
         return log_ab - torch.log(-torch.expm1(log_ab))
 
+    def d_log_alpha(self, t) -> torch.Tensor:
+        """Half the slope of log alpha_bar on the table's piece that holds t (the later piece at a grid point)."""
+        table = self.log_alpha_bars.to(device=t.device, dtype=t.dtype)
+        k = (t * self.T).floor().clamp(max=self.T - 1).long()
+        return 0.5 * self.T * (table[k + 1] - table[k])
+
+    def d_log_snr(self, t) -> torch.Tensor:
+        """2 d_log_alpha / sigma^2 (variance preserving); -inf at t = 0."""
+        return 2 * self.d_log_alpha(t) / -torch.expm1(self.log_alpha_bar(t))
+
+    @property
+    def config(self) -> dict:
+        return {"name": "DiscreteDDPM", "betas": self.betas.tolist()}
+
     def t_from_log_snr(self, lam) -> torch.Tensor:
         """Exact: log alpha_bar = logsigmoid(lam), then the linear piece of the table it falls on."""
         lam = _as_log_snr(lam, "DiscreteDDPM.t_from_log_snr")
@@ -256,24 +372,45 @@ def cosine_betas(T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> to
     return discrete_betas(VPCosine(s, alpha_bar_min=0.0), T, max_beta)
 
 
-def uniform_grid(n: int, t_max: float = 1.0, t_min: float = 0.0, device=None) -> torch.Tensor:
-    """n + 1 equally spaced times, decreasing from t_max to t_min: the grid of n sampler steps."""
+SCHEDULES = {"VPLinear": VPLinear, "VPCosine": VPCosine, "VE": VE, "DiscreteDDPM": DiscreteDDPM}
+
+
+def from_config(config: dict) -> Schedule:
+    """The schedule that `config` (a Schedule.config, e.g. from a checkpoint) describes."""
+    if not isinstance(config, dict) or "name" not in config:
+        raise ValueError(f"from_config: need a dict with a 'name' (a Schedule.config), got {config!r}")
+    args = dict(config)
+    name = args.pop("name")
+    if name not in SCHEDULES:
+        raise ValueError(f"from_config: unknown schedule {name!r}; known: {sorted(SCHEDULES)} "
+                         "(a schedule of your own: build it yourself from its config)")
+    return SCHEDULES[name](**args)
+
+
+# Grids are float64 on the CPU: exact times (0.9, not 0.8999999762) that every device can hold;
+# samplers convert them to the data's dtype and device (samplers.check_grid).
+
+def uniform_grid(n: int, t_max: float = 1.0, t_min: float = 0.0) -> torch.Tensor:
+    """n + 1 equally spaced times, decreasing from t_max to t_min: the grid of n sampler steps (float64)."""
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"uniform_grid: n (the number of steps) must be an int >= 1, got {n!r}")
     if not 0 <= t_min < t_max <= 1:
         raise ValueError(f"uniform_grid: need 0 <= t_min < t_max <= 1, got t_min={t_min}, t_max={t_max}")
-    return torch.linspace(t_max, t_min, n + 1, device=device)
+    # In exact fractions of the decimals given, rounded once: each time is the float64 nearest to
+    # its decimal value (t_max - i (t_max - t_min) / n), so 0.9 is 0.9 (float arithmetic can be 1 ulp off).
+    hi, lo = Fraction(repr(float(t_max))), Fraction(repr(float(t_min)))
+    return torch.tensor([float(hi + (lo - hi) * Fraction(i, n)) for i in range(n + 1)], dtype=torch.float64)
 
 
 def karras_grid(n: int, schedule: Schedule, sigma_min: float = 0.002, sigma_max: float = 80.0,
-                rho: float = 7.0, device=None) -> torch.Tensor:
+                rho: float = 7.0) -> torch.Tensor:
     """Decreasing times in [0, 1], n + 1 of them (n steps), the last t = 0, placed so that the noise
     level sigma(t) / alpha(t) follows Karras et al. 2022, eq. 5:
     (sigma_max^(1/rho) + i/(n-1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho for i < n.
 
     sigma_min and sigma_max (defaults: the paper's 0.002 and 80) are first clipped to the levels the
     schedule reaches at t = 0 and t = 1. When sigma_min is at or below the level at t = 0 (a VE
-    schedule), the n + 1 points are all rho-spaced (i / n), the last one being t = 0.
+    schedule), the n + 1 points are all rho-spaced (i / n), the last one being t = 0. float64, CPU.
     """
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"karras_grid: n (the number of steps) must be an int >= 1, got {n!r}")
@@ -293,4 +430,4 @@ def karras_grid(n: int, schedule: Schedule, sigma_min: float = 0.002, sigma_max:
         ts[-1] = 0.0  # the level at t = 0 itself
     else:
         ts = torch.cat([ts[: n], ts.new_zeros(1)])  # Karras's sigma_N = 0 is t = 0
-    return ts.to(device=device, dtype=torch.get_default_dtype())
+    return ts

@@ -9,6 +9,7 @@ bar, a loss history, a stop on NaN, and checkpoints that know which model they b
 import copy
 import inspect
 import math
+import pickle
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -16,6 +17,8 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 from tqdm.auto import tqdm
+
+from .params import Denoiser
 
 FORMAT = "minidiff-checkpoint-1"
 
@@ -86,6 +89,8 @@ def train(model: nn.Module, loss_fn: Callable, data, steps: int, *, lr: float = 
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("train: the model has no trainable parameters")
+    if isinstance(data, torch.Tensor) and data.is_floating_point() and not data.isfinite().all():
+        raise ValueError(_bad_data_message(data, "the training data"))
     device = params[0].device
     batches = _batches(data, batch_size, generator)
     takes_generator = _takes_generator(loss_fn)
@@ -104,6 +109,7 @@ def train(model: nn.Module, loss_fn: Callable, data, steps: int, *, lr: float = 
                                  f"{getattr(loss, 'shape', type(loss).__name__)} (forgot a .mean()?)")
             value = loss.item()
             if not math.isfinite(value):
+                _check_batch(batch, step)  # NaN in the data is the first thing to rule out
                 raise FloatingPointError(_nan_message("the loss", value, step, steps, lr, clip))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -129,10 +135,30 @@ def train(model: nn.Module, loss_fn: Callable, data, steps: int, *, lr: float = 
 
 
 def _nan_message(what: str, value: float, step: int, steps: int, lr: float, clip) -> str:
+    # Suggest a number for clip: clip=None is no clipping, never advice.
+    clipping = ("gradient clipping (clip=1.0; now None, no clipping)" if clip is None
+                else f"stronger gradient clipping (clip={clip / 10:g}; now {clip:g})")
     return (f"train: {what} became {value} at step {step} of {steps}; the weights are those from "
             f"before this step. Try a lower learning rate (lr={lr:g} now, e.g. {lr / 10:g}), "
-            f"gradient clipping (clip={clip}), and check the data and the loss for NaN or inf "
-            f"(a division by a noise level of 0, the log of 0, ...).")
+            f"{clipping}, and check the loss for NaN or inf (a division by a noise level of 0, "
+            f"the log of 0, ...).")
+
+
+def _bad_data_message(x: torch.Tensor, where: str) -> str:
+    bad = ~x.isfinite()
+    rows = bad.flatten(1).any(1) if x.ndim > 1 else bad
+    return (f"train: {where} holds NaN or inf ({int(bad.sum())} values in {int(rows.sum())} of "
+            f"{len(x)} examples); the loss cannot be finite. Remove them first, e.g. "
+            f"x = x[x.flatten(1).isfinite().all(1)]")
+
+
+def _check_batch(batch, step: int) -> None:
+    """Raise a message about the data when a batch (or a tensor inside it) is not finite."""
+    parts = batch.values() if isinstance(batch, dict) else batch if isinstance(batch, (tuple, list)) \
+        else [batch]
+    for x in parts:
+        if isinstance(x, torch.Tensor) and x.is_floating_point() and not x.isfinite().all():
+            raise ValueError(_bad_data_message(x, f"the batch of step {step}"))
 
 
 def _takes_generator(fn: Callable) -> bool:
@@ -183,25 +209,37 @@ def _to(batch, device: torch.device):
 # --- checkpoints --------------------------------------------------------------------------------
 
 def save(path, model: nn.Module, **meta) -> None:
-    """Write the model's class name, config and weights (and `meta`: numbers, strings, lists)."""
+    """Write the model's class name, config and weights (and `meta`: numbers, strings, lists).
+
+    For a params.Denoiser, the network is saved with the denoiser's spec (schedule config, target,
+    clip, sample shape), so that pretrained.load_denoiser rebuilds the whole Denoiser."""
+    spec = None
+    if isinstance(model, Denoiser):
+        model, spec = model.net, model.config
     config = getattr(model, "config", None)
     if not isinstance(config, dict):
         raise ValueError(f"save: {type(model).__name__} has no `config` dict (its constructor's "
                          "arguments); give it one so that load can check and rebuild the model")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     torch.save({"format": FORMAT, "class": type(model).__qualname__, "config": config,
-                "state_dict": state, "meta": meta}, path)
+                "state_dict": state, "denoiser": spec, "meta": meta}, path)
 
 
 def info(path) -> dict:
-    """A checkpoint's class name, config and meta, without building the model."""
+    """A checkpoint's class name, config, denoiser spec (None for a plain network) and meta, without
+    building the model."""
     checkpoint = _read(path)
-    return {k: checkpoint[k] for k in ("class", "config", "meta")}
+    return {"class": checkpoint["class"], "config": checkpoint["config"],
+            "denoiser": checkpoint.get("denoiser"), "meta": checkpoint["meta"]}
 
 
 def load(path, model):
-    """Load weights into `model` (an instance: class and config must match the checkpoint's), or
-    build one first when `model` is a class, from the stored config. Returns the model."""
+    """Load weights into `model` (an instance: class and config must match the checkpoint's; for a
+    Denoiser, its network), or build one first when `model` is a class, from the stored config.
+    Returns the model. (pretrained.load_denoiser rebuilds a saved Denoiser whole.)"""
+    if isinstance(model, Denoiser):
+        load(path, model.net)
+        return model
     checkpoint = _read(path)
     name, config = checkpoint["class"], checkpoint["config"]
     if isinstance(model, type):
@@ -222,7 +260,12 @@ def load(path, model):
 
 
 def _read(path) -> dict:
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # plain data only, no code
+    not_ours = f"load: {path} is not a minidiff checkpoint (write one with minidiff.train.save(path, model))"
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # plain data only, no code
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, UnicodeDecodeError) as e:
+        # a text file, a pickle of arbitrary objects, a truncated file: say what it is not
+        raise ValueError(f"{not_ours}; torch.load said: {str(e).splitlines()[0][:200]}") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
-        raise ValueError(f"load: {path} is not a minidiff checkpoint (written by minidiff.train.save)")
+        raise ValueError(f"{not_ours}; it holds a {type(checkpoint).__name__}")
     return checkpoint

@@ -8,8 +8,9 @@ The recipe (U-Net preset, schedule, target, learning rate, batch, EMA decay, see
 minidiff.pretrained.RECIPES. Training stops after --steps steps or --minutes of wall clock, whichever
 comes first, and writes the EMA weights every --save-every minutes, so a run cut short still leaves
 a usable model. Then --samples images are drawn with --sampler-steps DDPM steps and judged by the
-shipped digit classifier (minidiff.pretrained.digit_quality); the numbers go into the checkpoint's
+shipped digit classifier (minidiff.metrics.digit_quality); the numbers go into the checkpoint's
 meta (read them with minidiff.pretrained.ddpm_info) and are printed for data/CHECKPOINTS.md.
+The file holds the whole Denoiser (network, schedule, target, clip, image shape): load_ddpm rebuilds it.
 """
 
 import argparse
@@ -23,10 +24,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import minidiff  # noqa: E402
-from minidiff import pretrained, train  # noqa: E402
+from minidiff import metrics, pretrained, train  # noqa: E402
 from minidiff.data import load_digits  # noqa: E402
 from minidiff.losses import diffusion_loss  # noqa: E402
 from minidiff.nets.unet import count_parameters, unet_preset  # noqa: E402
+from minidiff.params import Denoiser  # noqa: E402
+from minidiff.schedules import from_config  # noqa: E402
 
 # (samples, DDPM steps) for the quality numbers: enough to be stable, cheap enough for a CPU.
 EVAL = {"digits8": (500, 250), "mnist28": (500, 100)}
@@ -37,7 +40,7 @@ def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Pa
     g = minidiff.seed_all(r["seed"])
     x, _ = load_digits(r["size"], "train")  # (N, 1, H, W) in [-1, 1]; the test split stays unseen
     net = unet_preset(r["preset"])
-    schedule = pretrained.make_schedule(r["schedule"])
+    schedule = from_config(r["schedule"])
     print(f"{name}: U-Net preset {r['preset']}, {count_parameters(net):,} parameters, "
           f"{len(x)} training images, torch threads {torch.get_num_threads()}", flush=True)
     start, losses, state = time.perf_counter(), [], {"last_save": time.perf_counter()}
@@ -54,7 +57,8 @@ def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Pa
                     batch_size=r["batch_size"], ema=r["ema"], seed=r["seed"],
                     seconds=round(time.perf_counter() - start, 1), threads=torch.get_num_threads(),
                     final_loss=round(sum(recent) / max(1, len(recent)), 5))
-        train.save(out, ema_model, **meta)
+        model = Denoiser(ema_model, schedule, r["target"], clip=1.0, sample_shape=(1, r["size"], r["size"]))
+        train.save(out, model, **meta)  # the whole Denoiser: load_ddpm needs nothing else
         print(f"  saved {out} at step {step} ({meta['seconds']:.0f} s, loss {meta['final_loss']:.4f})",
               flush=True)
 
@@ -76,20 +80,15 @@ def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Pa
 
 def evaluate(name: str, path: Path, n: int, sampler_steps: int) -> dict:
     """Sample n digits, measure them with the classifier, and store the numbers in the checkpoint."""
-    r = pretrained.recipe(name)
-    from minidiff.nets.unet import UNet
-    from minidiff.params import Denoiser
-
     meta = train.info(path)["meta"]
-    net = train.load(path, UNet).eval().requires_grad_(False)
-    model = Denoiser(net, pretrained.make_schedule(meta["schedule"]), meta["target"], clip=1.0)
+    model = pretrained.load_denoiser(path)
     g = torch.Generator().manual_seed(1)
     start = time.perf_counter()
-    samples = pretrained.sample_digits(model, n, r["size"], sampler_steps, generator=g)
-    quality = pretrained.digit_quality(samples, r["size"], generator=g)
+    samples = pretrained.sample_digits(model, n, sampler_steps, generator=g)
+    quality = metrics.digit_quality(samples, generator=g)
     quality.update(sampler=f"ddpm, {sampler_steps} uniform steps, x0 clipped to [-1, 1]",
                    sample_seconds=round(time.perf_counter() - start, 1))
-    train.save(path, net, **{**meta, "quality": quality})
+    train.save(path, model, **{**meta, "quality": quality})
     return quality
 
 

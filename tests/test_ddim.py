@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from minidiff import exact, schedules, sde, toy
+from minidiff import exact, samplers, schedules, toy
 from minidiff.samplers import ddim, ddpm, run
 
 SCHEDULES = [schedules.VPLinear(), schedules.VE(0.01, 50.0), schedules.DiscreteDDPM(schedules.linear_betas(1000))]
@@ -16,7 +16,7 @@ SCHEDULES = [schedules.VPLinear(), schedules.VE(0.01, 50.0), schedules.DiscreteD
 def _setup(schedule, device, n=300):
     gm = toy.ring().to(torch.float64)
     model = exact.mixture_denoiser(gm, schedule)
-    x = sde.prior_sample(n, 2, schedule, 0.98, generator=torch.Generator().manual_seed(0),
+    x = samplers.prior_sample(n, 2, schedule, 0.98, generator=torch.Generator().manual_seed(0),
                          dtype=torch.float64).to(device)
     return model, x
 
@@ -45,7 +45,7 @@ def test_eta_zero_is_deterministic_and_is_euler(device):
     b = run(ddim(model, x, ts, schedule, eta=0.0, generator=torch.Generator().manual_seed(99)))
     assert torch.equal(a, b)
     # DDIM's deterministic step is Euler's step for dy/ds = eps in y = x / alpha (section 4.3).
-    e = run(sde.euler(model, x, ts, schedule))
+    e = run(samplers.euler(model, x, ts, schedule))
     assert torch.allclose(a, e, atol=1e-12, rtol=0)
 
 

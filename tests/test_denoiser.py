@@ -81,6 +81,36 @@ def test_bad_inputs_say_what_is_wrong():
         Denoiser(lambda x, t: x, VPLinear())(torch.randn(4, 2), torch.rand(3))
 
 
+def test_misuse_gets_a_message_that_says_what_to_do():
+    from minidiff.nets import MLP
+
+    with pytest.raises(ValueError, match="schedule must be a minidiff.schedules.Schedule .* got str"):
+        Denoiser(MLP(), "linear")
+    model = Denoiser(MLP(), VPLinear())
+    # one point without its batch dimension (the network would take its 2 coordinates for 2 points)
+    with pytest.raises(ValueError, match=r"x must be a batch of shape \(B, ...\), got \(2,\); .* x\[None\]"):
+        model(torch.randn(2), 0.5)
+    with pytest.raises(ValueError, match=r"x is torch.float64 but the network's weights are torch.float32; "
+                                         r"convert the data \(x.float\(\)\) or the network .*net.double\(\)"):
+        model(torch.randn(4, 2, dtype=torch.float64), 0.5)
+    assert model(torch.randn(4, 2), 0.5).eps.shape == (4, 2)
+
+
+@pytest.mark.parametrize("kind", [dict(target="x0"), dict(target="v"), dict(clip=1.0)])
+def test_sigma_zero_with_an_x0_target_or_clip_is_refused(kind):
+    model = Denoiser(lambda x, t: x, VPLinear(), **kind)
+    with pytest.raises(ValueError, match=r"sigma\(t\) = 0 at t = 0, where eps = .* is undefined .* call it at t > 0"):
+        model(torch.randn(4, 2), 0.0)
+    assert model(torch.randn(4, 2), 1e-3).eps.isfinite().all()  # just above 0 it is fine
+    # eps and score targets need no division by sigma: fine at t = 0
+    assert Denoiser(lambda x, t: x, VPLinear())(torch.randn(4, 2), 0.0).x0.isfinite().all()
+
+
+def test_config_describes_the_denoiser():
+    model = Denoiser(lambda x, t: x, VPCosine(), "v", clip=1.0, sample_shape=(1, 8, 8))
+    assert model.config == dict(schedule=VPCosine().config, target="v", clip=1.0, sample_shape=[1, 8, 8])
+
+
 def mixture():
     means = torch.tensor([[-2.0, 0.5], [1.5, -1.0], [0.5, 2.0]], dtype=torch.float64)
     stds = torch.tensor([[0.3, 0.6], [0.5, 0.2], [0.4, 0.4]], dtype=torch.float64)

@@ -111,7 +111,11 @@ def test_bad_inputs_say_what_is_wrong():
         diffusion_loss(lambda x, t: x, x0, VPLinear(), target="noise")
     with pytest.raises(ValueError, match="expected"):
         diffusion_loss(lambda x, t: x[:, :1], x0, VPLinear())
-    with pytest.raises(ValueError, match=r"t must be"):
+    with pytest.raises(ValueError, match=r"t must be in \[0, 1\] \(0 clean, 1 pure noise\), got 1.5; a step index"):
         diffusion_loss(lambda x, t: x, x0, VPLinear(), t=1.5)
+    with pytest.raises(ValueError, match=r"t must be in \[0, 1\] .* got 500"):
+        diffusion_loss(lambda x, t: x, x0, VPLinear(), t=torch.tensor([0.5, 500.0, 0.1, 0.2]))
+    with pytest.raises(ValueError, match=r"t must be one time or one per example, shape \(4,\), got shape \(3,\)"):
+        diffusion_loss(lambda x, t: x, x0, VPLinear(), t=torch.rand(3))
     with pytest.raises(ValueError, match="raw"):
         diffusion_loss(lambda x, t: (x, x), x0, VPLinear())

@@ -119,13 +119,6 @@ def test_floor_levels_of_mmd_and_energy_distance():
     assert abs(mmds.mean()) < 5 * mmds.std() / math.sqrt(pairs)
 
 
-def test_noise_floor_is_the_median_over_pairs():
-    values = iter([5.0, 1.0, 7.0, 3.0, 2.0, 6.0, 4.0])
-    floor = metrics.noise_floor(lambda n, g: torch.zeros(n, 2), 10,
-                                metric=lambda x, y: next(values), repeats=7)
-    assert floor == 4.0
-
-
 def test_noise_floor_shrinks_like_one_over_root_n():
     # The sliced W2 between two independent n-point samples falls roughly like n^(-1/2)
     # (a little slower: an extra log factor in the tails), so 4x the points gives about half.

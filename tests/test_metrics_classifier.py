@@ -4,6 +4,7 @@ Gaussian features, and the class histogram of real digits."""
 
 import hashlib
 import math
+import warnings
 
 import pytest
 import scipy.linalg
@@ -155,3 +156,39 @@ def test_histogram_entropy_known_values():
     assert histogram_entropy(torch.tensor([3.0, 3.0])) == pytest.approx(math.log(2))  # normalised for you
     with pytest.raises(ValueError, match="non-negative"):
         histogram_entropy(torch.tensor([-0.5, 1.5]))
+
+
+# --- misuse: what the classifiers were not trained on -----------------------------------------------
+
+def test_uint8_or_0_to_255_images_are_refused_with_the_conversion():
+    from minidiff.metrics import digit_quality
+
+    clf = load_classifier(8)
+    x, _ = load_digits(8, "test")
+    pixels = ((x + 1) * 127.5).round()  # 0..255
+    with pytest.raises(ValueError, match=r"images must be floats in \[-1, 1\] .* got torch.uint8; pixels "
+                                         r"0..255 become x.float\(\) / 127.5 - 1"):
+        class_histogram(pixels.to(torch.uint8), clf)
+    with pytest.raises(ValueError, match=r"digit_quality: images must be in \[-1, 1\] .* got values from 0 to "
+                                         r"255; pixels 0..255 become x / 127.5 - 1"):
+        digit_quality(pixels)
+    with pytest.raises(ValueError, match="DigitClassifier: images must be floats"):
+        clf(pixels.to(torch.uint8))
+    with pytest.raises(ValueError, match=r"images must be in \[-1, 1\]"):
+        classifier_features(pixels, clf)
+
+
+def test_digit_quality_reports_the_floors_spread_and_warns_when_n_is_too_small():
+    from minidiff.metrics import digit_quality
+
+    x, _ = load_digits(8, "test")
+    g = torch.Generator().manual_seed(0)
+    real = x[torch.randperm(len(x), generator=g)[:100]]  # real digits: a perfect generator's samples
+    with pytest.warns(UserWarning, match="at n = 100 these samples cannot be told from real digits"):
+        q = digit_quality(real, generator=g)
+    assert q["floor_low"] <= q["floor"] <= q["floor_high"] and q["floor_low"] < q["floor_high"]
+    assert q["ratio_low"] <= q["ratio"] <= q["ratio_high"]
+    noise = torch.rand(100, 1, 8, 8, generator=g) * 2 - 1  # far from digits: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert digit_quality(noise, generator=g)["ratio_low"] > 5

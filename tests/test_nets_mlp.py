@@ -1,12 +1,14 @@
-"""The 2-D networks: the MLP computes what its docstring says, and ScoreMLP maps noise levels to
-times and outputs to scores as documented."""
+"""The 2-D network: the MLP computes what its docstring says, and wrapped in a Denoiser on a VE
+schedule it is lesson 06's noise-conditional score network, score = -eps / sigma(t)."""
 
 import math
 
 import pytest
 import torch
 
-from minidiff.nets import MLP, ScoreMLP, TimeEmbedding
+from minidiff.nets import MLP, TimeEmbedding
+from minidiff.params import Denoiser
+from minidiff.schedules import VE
 
 
 def by_hand(net: MLP, x, t):
@@ -38,20 +40,19 @@ def test_config_rebuilds_the_same_architecture():
     assert torch.equal(twin(x, t), net(x, t)) and len(net.layers) == 4
 
 
-def test_score_mlp_times_and_scores():
+def test_on_a_ve_schedule_the_mlp_is_a_noise_conditional_score_network():
+    # Song & Ermon's network: levels sigma_min (max/min)^t, and score = -eps_net / sigma(t), so the
+    # MLP itself predicts the noise, of size about 1 at every level (Song & Ermon 2020, technique 3).
     torch.manual_seed(1)
-    net = ScoreMLP(sigma_min=0.01, sigma_max=4.0, hidden=16, depth=2)
-    sigmas = torch.tensor([0.01, 4.0, math.sqrt(0.01 * 4.0), 0.5])
-    # The geometric ladder's position: 0 and 1 at the ends, 1/2 at the geometric mean.
-    want = torch.log(sigmas / 0.01) / math.log(400.0)
-    assert torch.allclose(net.t_of_sigma(sigmas), want, atol=1e-6)
-    assert want[2].item() == pytest.approx(0.5)
+    net = MLP(hidden=16, depth=2, max_freq=4.0)
+    model = Denoiser(net, VE(0.01, 4.0), target="eps")
+    t = torch.tensor([0.0, 1.0, 0.5, 0.3])
+    sigma = torch.tensor([0.01, 4.0, math.sqrt(0.01 * 4.0), 0.01 * 400**0.3])  # the geometric ladder
     x = torch.randn(4, 2)
-    # score = -(predicted noise) / sigma, the VE relation between eps and the score
-    assert torch.allclose(net(x, sigmas), -net.net(x, want) / sigmas[:, None], atol=1e-6)
-    # A single number is used for every point.
-    assert torch.allclose(net(x, 0.5), net(x, torch.full((4,), 0.5)))
-    assert ScoreMLP(**net.config).config == net.config
+    pred = model(x, t)
+    assert torch.equal(pred.eps, net(x, t))
+    assert torch.allclose(model.schedule.sigma(t), sigma)
+    assert torch.allclose(pred.x0, x - sigma[:, None] * net(x, t), atol=1e-6)  # alpha = 1
 
 
 def test_bad_input_says_what_was_wrong():
@@ -60,7 +61,3 @@ def test_bad_input_says_what_was_wrong():
         net(torch.zeros(3, 3), torch.zeros(3))
     with pytest.raises(ValueError, match=r"t must be a number or have shape \(3,\)"):
         net(torch.zeros(3, 2), torch.zeros(2))
-    with pytest.raises(ValueError, match="sigma must be > 0"):
-        ScoreMLP(0.1, 1.0, hidden=8)(torch.zeros(3, 2), 0.0)
-    with pytest.raises(ValueError, match="sigma_min < sigma_max"):
-        ScoreMLP(1.0, 0.1)

@@ -1,4 +1,4 @@
-"""Lesson 07's pictures: the step slider redraws and says what it shows; figures take points or images."""
+"""Lesson 07's pictures: figures take points or images (the step slider is tested in test_widgets.py)."""
 
 import pytest
 import torch
@@ -15,15 +15,6 @@ def steps():
     g = torch.Generator().manual_seed(0)
     return list(ddpm(mixture_denoiser(toy.ring(), schedule), torch.randn(300, 2, generator=g),
                      uniform_grid(20), schedule, generator=g))
-
-
-def test_step_slider_redraws_and_labels(steps):
-    ui = plot.ddpm_step_explorer(steps, start=0)
-    image, label = ui.image.value, ui.label.value
-    assert label == f"step 1 of 20: t = {steps[0].t:.3f}"
-    ui.controls["step"].value = 20
-    assert ui.image.value != image and ui.label.value == "step 20 of 20: t = 0.000"
-    assert ui.last_draw_seconds < 5
 
 
 def test_figures_take_points_and_images(steps):

@@ -1,10 +1,9 @@
-"""Lesson 01's pictures show what they claim: the right images, the density the right way round,
-and sliders that redraw with a label stating the density at the cursor."""
+"""Lesson 01's pictures show what they claim: the right images, the density the right way round
+(the sliders are tested in test_widgets.py)."""
 
 import numpy as np
 import pytest
 import torch
-from matplotlib.image import AxesImage
 
 from minidiff import plot, toy
 from minidiff.plot import points
@@ -21,7 +20,7 @@ def test_density_grid_is_not_transposed():
     # The two edge clusters differ in weight (0.15 dark|bright at x1 < 0 < x2, 0.10 the other way),
     # so a transposed grid would swap which corner is higher.
     gm = toy.two_pixel_mixture()
-    X, Y, Z = points._density_grid(gm, grid=121)
+    X, Y, Z = points.density_grid(gm, grid=121)
     def at(x, y):
         i, j = np.unravel_index(np.argmin((X - x) ** 2 + (Y - y) ** 2), X.shape)
         return Z[i, j]
@@ -67,28 +66,3 @@ def test_cell_mass_figure_plots_exact_mass_against_frequencies():
 def test_surface_and_contours_draw_a_3d_panel():
     fig = plot.surface_and_contours(toy.two_pixel_mixture())
     assert [ax.name for ax in fig.axes].count("3d") == 1 and plot.to_png(fig)[:8] == PNG
-
-
-def test_cursor_slider_redraws_image_and_label():
-    gm = toy.two_pixel_mixture()
-    ui = plot.cursor_explorer(gm, level1=45, level2=210)
-    before, label = ui.image.value, ui.label.value
-    assert before[:8] == PNG and label.startswith("pixel 1 = 45, pixel 2 = 210")
-    ui.controls["level1"].value = 128
-    ui.controls["level2"].value = 128
-    assert ui.image.value != before and ui.label.value != label
-    # The label states the exact density at the cursor, the mid-grey peak here.
-    p = gm.log_prob(toy.image_to_point(torch.tensor([[128, 128]]))).exp().item()
-    assert ui.label.value.endswith(f"density p = {p:.4f}")
-    assert ui.last_draw_seconds < 5
-    # The picture drawn for these values shows the image at the cursor.
-    fig = plot.cursor_figure(gm, 128, 128)
-    assert shown_images(fig.axes[1]) == [[128, 128]]
-
-
-def test_grey_level_slider_redraws():
-    ui = plot.grey_level_explorer(0)
-    before = ui.image.value
-    assert ui.label.value == "grey level 0 -> x = -1.000"
-    ui.controls["level"].value = 255
-    assert ui.image.value != before and ui.label.value == "grey level 255 -> x = +1.000"

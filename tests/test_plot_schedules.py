@@ -1,4 +1,4 @@
-"""Lesson 03's pictures show what they claim, and its slider redraws the right thing for each value."""
+"""Lesson 03's pictures show what they claim (the slider is tested in test_widgets.py)."""
 
 import math
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from minidiff import data, plot, toy
+from minidiff import data, metrics, plot, toy
 from minidiff.plot import schedules as ps
-from minidiff.schedules import DiscreteDDPM, VPCosine, VPLinear, cosine_betas, linear_betas
+from minidiff.schedules import DiscreteDDPM, VPCosine, VPLinear, linear_betas
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -58,56 +58,15 @@ def test_schedule_figure_shows_xt_of_points_and_digits():
     assert plot.to_png(fig)[:8] == PNG
 
 
-def explorer():
-    g = torch.Generator().manual_seed(1)
-    points = toy.two_pixel_mixture().sample(200, generator=g)
-    x, labels = data.load_digits(8)
-    return ps.schedule_explorer(points, x[data.first_per_class(labels)], generator=g), points
-
-
-def test_slider_redraws_the_image_and_states_the_values():
-    ui, _ = explorer()
-    before, label = ui.image.value, ui.label.value
-    assert before[:8] == PNG and "t = 0.500 (step 500 of 1000)" in label
-    ab = DiscreteDDPM(linear_betas(1000)).alpha_bar(torch.tensor(0.5, dtype=torch.float64)).item()
-    assert f"alpha_bar = {ab:.4g}" in label
-    ui.controls["t"].value = 0.8
-    assert ui.image.value != before and "t = 0.800 (step 800 of 1000)" in ui.label.value
-    ui.controls["kind"].value = "cosine"
-    ab = DiscreteDDPM(cosine_betas(1000)).alpha_bar(torch.tensor(0.8, dtype=torch.float64)).item()
-    assert ui.label.value.startswith("cosine") and f"alpha_bar = {ab:.4g}" in ui.label.value
-    ui.controls["T"].value = 50  # t = 0.8 is step 40 of 50
-    assert "step 40 of 50" in ui.label.value
-    ui.controls["s"].value = 0.1
-    ab = DiscreteDDPM(cosine_betas(50, s=0.1)).alpha_bar(torch.tensor(0.8, dtype=torch.float64)).item()
-    assert "s = 0.1" in ui.label.value and f"alpha_bar = {ab:.4g}" in ui.label.value
-    assert 0 < ui.last_draw_seconds < 5
-
-
-def test_slider_moves_the_same_points_along_their_own_noise():
-    # x_t = alpha x0 + sigma eps with one eps drawn once: solving for eps at two times gives the same eps.
-    ui, points = explorer()
-    ui.controls["kind"].value = "linear"
-    found = []
-    for t in [0.3, 0.7]:
-        ui.controls["t"].value = t
-        fig = ui.draw(**ui.values)
-        xt = torch.as_tensor(np.asarray(fig.axes[2].collections[0].get_offsets()), dtype=torch.float32)
-        schedule = DiscreteDDPM(linear_betas(1000))
-        found.append((xt - schedule.alpha(t).item() * points) / schedule.sigma(t).item())
-    assert torch.allclose(found[0], found[1], atol=1e-4)
-    assert 0.8 < found[0].std() < 1.2  # and it looks like standard normal noise
-
-
 def test_recognisable_figure_marks_the_crossing_and_each_schedules_fraction():
     lams = torch.tensor([-8.0, -4.0, 0.0, 4.0])
     accuracy = torch.tensor([0.1, 0.3, 0.7, 0.9])
-    assert ps.crossing(lams, accuracy, 0.5) == pytest.approx(-2.0)
+    assert metrics.crossing(lams, accuracy, 0.5) == pytest.approx(-2.0)
     fig = plot.recognisable_figure(lams, accuracy, 0.5, {"cosine": VPCosine()})
     t_star = VPCosine().t_from_log_snr(-2.0).item()
     assert f"cosine: {t_star:.0%} of t" in [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
     with pytest.raises(ValueError, match="does not cross"):
-        ps.crossing(lams, accuracy, 0.95)
+        metrics.crossing(lams, accuracy, 0.95)
 
 
 def test_other_figures_draw():

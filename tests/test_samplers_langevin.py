@@ -1,12 +1,19 @@
 """Langevin and annealed Langevin: the update against a hand-written step, the stationary law
-against a known mixture, and the two-mode weights experiment that motivates annealing."""
+against a known mixture, and the two-mode weights experiment that motivates annealing. Annealed
+Langevin runs on the one clock (times on a VE schedule, a Denoiser's eps as the score), checked
+against the closed-form score of the noised mixture."""
 
 import math
 
 import pytest
 import torch
+from torch import nn
 
 from minidiff import samplers
+from minidiff.exact import mixture_denoiser
+from minidiff.nets import MLP
+from minidiff.params import Denoiser
+from minidiff.schedules import VE, VPLinear
 from minidiff.toy import GaussianMixture, two_modes
 
 
@@ -36,18 +43,46 @@ def test_langevin_step_is_the_textbook_update():
 
 
 def test_annealed_langevin_matches_algorithm_1_by_hand():
+    # Noise levels 2, 1, 0.5 on VE(0.5, 2): the times log(sigma / 0.5) / log(4) = 1, 1/2, 0.
     gm, sigmas, eps, each = mixture(), [2.0, 1.0, 0.5], 0.01, 4
+    schedule = VE(0.5, 2.0)
+    ts = torch.tensor([1.0, 0.5, 0.0], dtype=torch.float64)
     x = torch.randn(20, 2, generator=gen(2), dtype=torch.float64)
-    steps = list(samplers.annealed_langevin(lambda x, s: gm.noised(1, s).score(x), x, sigmas,
+    steps = list(samplers.annealed_langevin(mixture_denoiser(gm, schedule), x, ts, schedule,
                                             step_size=eps, n_steps_each=each, generator=gen(3)))
-    assert [s.t for s in steps] == [s for s in sigmas for _ in range(each)]
+    assert [s.t for s in steps] == [t for t in ts.tolist() for _ in range(each)]  # Step.t is a time
     z_gen, expected = gen(3), x
     for i, sigma in enumerate(sigmas):
         h = eps * sigma**2 / sigmas[-1] ** 2  # Song & Ermon (2019), Algorithm 1 (alpha_i = 2 h)
         for j in range(each):
             z = torch.randn(20, 2, generator=z_gen, dtype=torch.float64)
+            # the closed-form score of the mixture noised to sigma, not the Denoiser's eps
             expected = expected + h * gm.noised(1, sigma).score(expected) + math.sqrt(2 * h) * z
-            assert torch.allclose(steps[i * each + j].x, expected, atol=1e-12)
+            assert torch.allclose(steps[i * each + j].x, expected, atol=1e-10)
+
+
+def test_langevin_builds_no_graph_and_a_score_may_use_autograd_itself():
+    gm = mixture().to(torch.float32)
+    net = nn.Linear(2, 2)  # a score with parameters: a graph would reach them
+
+    def autograd_score(x):
+        # grad log p by autograd: a score that needs a graph turns it on for itself
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            return torch.autograd.grad(gm.log_prob(x).sum(), x)[0]
+
+    x = torch.randn(8, 2, generator=gen(0), requires_grad=True)
+    for score in (lambda x: net(x), autograd_score):
+        step = next(samplers.langevin(score, x, 0.01, 1, generator=gen(1)))
+        assert not step.x.requires_grad and step.x.grad_fn is None
+    steps = list(samplers.langevin(autograd_score, x.detach(), 0.01, 3, generator=gen(1)))
+    again = list(samplers.langevin(gm.score, x.detach(), 0.01, 3, generator=gen(1)))
+    assert torch.allclose(steps[-1].x, again[-1].x, atol=1e-5)  # autograd score = closed form
+    model = Denoiser(MLP(hidden=8, depth=1), VE(0.1, 1.0))
+    ts = torch.tensor([0.9, 0.0], dtype=torch.float64)  # a float64 grid, as schedules make them
+    step = next(samplers.annealed_langevin(model, x, ts, VE(0.1, 1.0), 0.01, 1, generator=gen(2)))
+    assert not step.x.requires_grad
+    assert step.t == 0.9  # the time as given, not 0.8999999761 from the float32 data
 
 
 def test_langevin_reaches_the_mixture_mean_covariance_and_weights():
@@ -76,10 +111,11 @@ def two_mode_runs(seed: int, n: int = 2000):
     plain = samplers.run(samplers.langevin(gm.score, x, 0.01, 300, generator=gen(seed + 1)))
     # 15 noise levels from 5 (where the noised density is a single bump: the modes are 6 apart)
     # down to 0.1, with h_i = 0.1 sigma_i^2 (10 steps per relaxation time at every level).
-    sigmas = torch.logspace(math.log10(5), -1, 15)
+    # On VE(0.1, 5) these are the times 1, 13/14, ..., 0: sigma(t) = 0.1 * 50^t is geometric in t.
+    schedule = VE(0.1, 5.0)
     annealed = samplers.run(samplers.annealed_langevin(
-        lambda x, s: gm.noised(1, s).score(x), x, sigmas, step_size=0.1 * 0.1**2,
-        n_steps_each=100, generator=gen(seed + 2)))
+        mixture_denoiser(gm, schedule), x, torch.linspace(1, 0, 15, dtype=torch.float64), schedule,
+        step_size=0.1 * 0.1**2, n_steps_each=100, generator=gen(seed + 2)))
     return x, plain, annealed
 
 
@@ -110,8 +146,9 @@ def test_same_seed_same_numbers_on_every_device(device):
     assert torch.equal(on_cpu, again)
     assert on_device.device.type == device.type and on_device.dtype == torch.float32
     assert torch.allclose(on_device.cpu(), on_cpu, atol=1e-4)
+    schedule = VE(0.5, 1.0)
     annealed = samplers.run(samplers.annealed_langevin(
-        lambda x, s: gm.noised(1, s).score(x), x.to(device), [1.0, 0.5], 0.01, 3, generator=gen(8)))
+        mixture_denoiser(gm, schedule), x.to(device), [1.0, 0.0], schedule, 0.01, 3, generator=gen(8)))
     assert annealed.device.type == device.type and torch.isfinite(annealed).all()
 
 
@@ -122,7 +159,22 @@ def test_bad_arguments_say_what_was_wrong():
         next(samplers.langevin(score, x, -0.1, 10))
     with pytest.raises(ValueError, match="n_steps must be"):
         next(samplers.langevin(score, x, 0.1, 0))
-    with pytest.raises(ValueError, match="strictly decreasing"):
-        next(samplers.annealed_langevin(lambda x, s: score(x), x, [0.1, 1.0]))
+    with pytest.raises(ValueError, match="no NaN|NaN or inf"):
+        next(samplers.langevin(score, torch.full((3, 2), float("nan")), 0.1, 1))
+    with pytest.raises(ValueError, match="batch"):
+        next(samplers.langevin(score, torch.zeros(2), 0.1, 1))
+    schedule = VE(0.1, 1.0)
+    model = mixture_denoiser(mixture().to(torch.float32), schedule)
+    with pytest.raises(ValueError, match="decreas"):  # levels largest first
+        next(samplers.annealed_langevin(model, x, [0.0, 1.0], schedule))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):  # noise levels where times belong
+        next(samplers.annealed_langevin(model, x, [5.0, 0.1], schedule))
+    with pytest.raises((TypeError, ValueError), match="wrap the network"):  # a bare network, no Denoiser
+        next(samplers.annealed_langevin(MLP(hidden=8, depth=1), x, [1.0, 0.0], schedule))
+    with pytest.raises(ValueError, match="VE schedule"):
+        next(samplers.annealed_langevin(mixture_denoiser(mixture().to(torch.float32), VPLinear()), x,
+                                        [1.0, 0.0], VPLinear()))
+    with pytest.raises(ValueError, match="built on"):  # the model's schedule is not the sampler's
+        next(samplers.annealed_langevin(model, x, [1.0, 0.0], VE(0.01, 1.0)))
     with pytest.raises(ValueError, match="yielded no step"):
         samplers.run(iter([]))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from minidiff.schedules import (VE, DiscreteDDPM, Schedule, VPCosine, VPLinear, cosine_betas,
-                                discrete_betas, karras_grid, linear_betas, uniform_grid)
+                                discrete_betas, from_config, karras_grid, linear_betas, uniform_grid)
 
 
 def float_for(device):
@@ -123,7 +123,11 @@ def test_t_from_log_snr_inverts_log_snr_and_agrees_with_bisection(schedule):
 
 def test_uniform_grid():
     assert uniform_grid(4).tolist() == [1.0, 0.75, 0.5, 0.25, 0.0]
-    assert torch.allclose(uniform_grid(2, t_max=0.9, t_min=0.1), torch.tensor([0.9, 0.5, 0.1]))
+    assert uniform_grid(2, t_max=0.9, t_min=0.1).tolist() == [0.9, 0.5, 0.1]
+    # exact: a float64 run sees t = 0.9, not 0.8999999761581421 (the float32 nearest to 0.9)
+    ts = uniform_grid(10)
+    assert ts.dtype == torch.float64 and ts.device.type == "cpu" and ts[1].item() == 0.9
+    assert uniform_grid(1000).tolist() == [(1000 - i) / 1000 for i in range(1001)]
     for bad in [dict(n=0), dict(n=3, t_min=0.5, t_max=0.5), dict(n=3, t_max=1.5)]:
         with pytest.raises(ValueError, match="uniform_grid"):
             uniform_grid(**bad)
@@ -178,3 +182,82 @@ def test_dtype_and_device_follow_t(schedule, device):
             out = f(t)
             assert out.dtype == dtype and out.device.type == device.type
     assert schedule.alpha(0.5).dtype == torch.get_default_dtype()  # a plain number works too
+
+
+class OnlyAlphaSigma(Schedule):
+    """A learner's schedule: alpha and sigma written for tensors, nothing else."""
+
+    def alpha(self, t):
+        return torch.cos(t * math.pi / 2)
+
+    def sigma(self, t):
+        return torch.sin(t * math.pi / 2)
+
+
+def test_a_subclass_with_only_alpha_and_sigma_works_with_numbers_too():
+    s = OnlyAlphaSigma()
+    assert s.alpha(0.5).item() == pytest.approx(math.cos(math.pi / 4))
+    assert s.sigma(1).item() == pytest.approx(1.0)
+    assert s.alpha_bar(0.5).item() == pytest.approx(0.5) and s.snr(0.5).item() == pytest.approx(1.0)
+    assert s.d_log_alpha(0.5).item() == pytest.approx(-math.pi / 2)  # -pi/2 tan(pi t / 2), autograd
+    assert s.t_from_log_snr(0.0).item() == pytest.approx(0.5, abs=1e-6)
+    with pytest.raises(ValueError, match=r"OnlyAlphaSigma.alpha: t must be in \[0, 1\], got 1.5"):
+        s.alpha(1.5)
+
+
+def _fd_derivative(fn, t, h=1e-6):
+    """Central difference in float64: an independent check of a derivative in t."""
+    return (fn(t + h) - fn(t - h)) / (2 * h)
+
+
+@pytest.mark.parametrize("schedule", all_schedules(), ids=repr)
+def test_closed_form_derivatives_match_autograd_and_finite_differences(schedule):
+    # away from the ends and off DiscreteDDPM's grid points (its slope jumps there)
+    t = torch.tensor([0.013, 0.207, 0.517, 0.833, 0.987], dtype=torch.float64)
+    for closed, fn in [(schedule.d_log_alpha, lambda u: schedule.alpha(u).log()),
+                       (schedule.d_log_snr, schedule.log_snr)]:
+        by_autograd = Schedule.d_log_alpha(schedule, t) if closed == schedule.d_log_alpha else \
+            Schedule.d_log_snr(schedule, t)
+        assert torch.allclose(closed(t), by_autograd, rtol=1e-9, atol=1e-9)
+        assert torch.allclose(closed(t), _fd_derivative(fn, t), rtol=1e-5, atol=1e-6)
+
+
+def test_cosine_drift_is_not_frozen_in_its_clipped_end():
+    s = VPCosine()
+    assert 1 - 2.1e-5 < s._t_clip < 1 - 2e-5  # alpha_bar reaches 1e-9 there
+    at_clip = s.d_log_alpha(torch.tensor(s._t_clip, dtype=torch.float64))
+    for t in (1 - 1e-5, 1.0):
+        end = s.d_log_alpha(torch.tensor(t, dtype=torch.float64))
+        assert end == at_clip and end < -1000  # steep, and not the 0 that autograd through the clamp gives
+        g2 = -s.sigma(t) ** 2 * s.d_log_snr(t)  # the diffusion g^2 of the forward SDE
+        assert g2 > 1000
+    assert s.alpha_bar(torch.tensor(s._t_clip, dtype=torch.float64)).item() == pytest.approx(1e-9, rel=1e-6)
+    assert Schedule.d_log_alpha(s, torch.tensor(1.0, dtype=torch.float64)) == 0  # what autograd says
+
+
+def test_ve_t_from_sigma_inverts_sigma():
+    s = VE(0.01, 50.0)
+    t = torch.linspace(0, 1, 11, dtype=torch.float64)
+    assert torch.allclose(s.t_from_sigma(s.sigma(t)), t, atol=1e-12)
+    assert s.t_from_sigma(0.01).item() == 0.0 and s.t_from_sigma(50.0).item() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"VE.t_from_sigma: sigma must be in \[sigma_min, sigma_max\]"):
+        s.t_from_sigma(100.0)
+
+
+@pytest.mark.parametrize("schedule", all_schedules(), ids=repr)
+def test_config_rebuilds_the_schedule(schedule):
+    config = schedule.config
+    assert all(isinstance(v, (str, float, list)) for v in config.values())
+    again = from_config(config)
+    assert type(again) is type(schedule) and again.config == config
+    t = torch.linspace(0, 1, 9, dtype=torch.float64)
+    assert torch.equal(again.alpha(t), schedule.alpha(t)) and torch.equal(again.sigma(t), schedule.sigma(t))
+
+
+def test_from_config_says_what_is_wrong():
+    with pytest.raises(ValueError, match="unknown schedule 'Cosine'"):
+        from_config({"name": "Cosine"})
+    with pytest.raises(ValueError, match="need a dict with a 'name'"):
+        from_config("VPLinear")
+    with pytest.raises(ValueError, match="beta_min <= beta_max"):
+        from_config({"name": "VPLinear", "beta_min": -1.0, "beta_max": 20.0})

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from minidiff import exact, nfe, schedules, sde, toy
+from minidiff import exact, nfe, samplers, schedules, sde, toy
 from minidiff.samplers import run
 
 
@@ -57,7 +57,7 @@ def test_heun_solves_the_probability_flow_ode_of_song_et_al():
     xt = x
     for t, t_next in zip(ts, ts[1:]):  # the explicit midpoint rule, second order
         xt = xt + (t_next - t) * drift(xt + 0.5 * (t_next - t) * drift(xt, t), 0.5 * (t + t_next))
-    xh = run(sde.heun(model, x, torch.linspace(0.9, 0.1, 81, dtype=torch.float64), schedule))
+    xh = run(samplers.heun(model, x, torch.linspace(0.9, 0.1, 81, dtype=torch.float64), schedule))
     assert (xt - xh).norm(dim=1).max() < 1.5e-3
 
 
@@ -77,7 +77,7 @@ def test_heun_reaches_the_floor_within_40_nfe():
 def endpoint_errors():
     schedule, gm = schedules.VPLinear(), toy.ring().to(torch.float64)
     model = exact.mixture_denoiser(gm, schedule)
-    x = sde.prior_sample(300, 2, schedule, 1.0, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    x = samplers.prior_sample(300, 2, schedule, 1.0, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     return nfe.endpoint_errors(model, x, schedule, ("euler", "heun"), nfes=(20, 40, 80, 160), reference_steps=500)
 
 
@@ -100,9 +100,9 @@ def test_nfe_counts_and_step_contract(device):
     gm = toy.ring()
     x = torch.randn(64, 2, generator=torch.Generator().manual_seed(2)).to(device)
     for schedule, heun_calls in ((vp, 2 * 8 - 1), (ve, 2 * 8)):  # VP's grid ends at s = 0: Euler there
-        model = sde.CountCalls(exact.mixture_denoiser(gm, schedule))
+        model = samplers.CountCalls(exact.mixture_denoiser(gm, schedule))
         ts = schedules.karras_grid(8, schedule)
-        steps = list(sde.heun(model, x.clone(), ts, schedule))
+        steps = list(samplers.heun(model, x.clone(), ts, schedule))
         assert model.calls == heun_calls
         assert [s.t for s in steps] == pytest.approx(ts[1:].tolist())
         assert steps[-1].x.device == x.device and steps[-1].x.dtype == x.dtype
@@ -125,8 +125,27 @@ def test_bad_grids_are_refused():
     model = exact.mixture_denoiser(toy.ring(), schedules.VPCosine(alpha_bar_min=0.0))
     x = torch.zeros(3, 2)
     with pytest.raises(ValueError, match="alpha"):
-        run(sde.heun(model, x, schedules.uniform_grid(4), schedules.VPCosine(alpha_bar_min=0.0)))
+        run(samplers.heun(model, x, schedules.uniform_grid(4), schedules.VPCosine(alpha_bar_min=0.0)))
     with pytest.raises(ValueError, match="decrease"):
-        run(sde.euler(model, x, torch.tensor([0.2, 0.5]), schedules.VPLinear()))
+        run(samplers.euler(model, x, torch.tensor([0.2, 0.5]), schedules.VPLinear()))
     with pytest.raises(ValueError, match="unknown sampler"):
         nfe.steps_for_nfe("rk4", 10)
+
+
+def test_sde_coefficients_of_a_schedule_with_only_alpha_and_sigma():
+    # A learner's schedule writes alpha and sigma only; the base class differentiates them, and the
+    # SDE must be the VP SDE of the linear schedule it copies (Song et al. 2021, eq. 11).
+    vp = schedules.VPLinear()
+
+    class Mine(schedules.Schedule):
+        def alpha(self, t):
+            return vp.alpha(t)
+
+        def sigma(self, t):
+            return vp.sigma(t)
+
+    t = torch.tensor([0.05, 0.5, 0.95], dtype=torch.float64)
+    f, g2 = sde.sde_coefficients(Mine(), t)
+    assert torch.allclose(f, -0.5 * vp.beta(t), rtol=1e-9) and torch.allclose(g2, vp.beta(t), rtol=1e-9)
+    f, g2 = sde.sde_coefficients(Mine(), 0.5)  # a plain number too
+    assert abs(g2.item() - vp.beta(0.5).item()) < 1e-5

@@ -7,7 +7,9 @@ from torch import nn
 
 from minidiff import seed_all
 from minidiff.losses import dsm_loss
-from minidiff.nets import MLP, ScoreMLP
+from minidiff.nets import MLP, DigitClassifier
+from minidiff.params import Denoiser
+from minidiff.schedules import VE, VPCosine
 from minidiff.train import EMA, History, info, load, save, train
 
 
@@ -38,15 +40,15 @@ def test_training_lowers_the_loss():
 
 def test_dsm_with_a_generator_aware_loss_is_reproducible():
     # A loss with a `generator` parameter gets the training generator: same seed, same numbers.
-    sigmas = torch.tensor([1.0, 0.3, 0.1])
+    ts = torch.tensor([1.0, 0.5, 0.0])  # three levels, as times on the VE schedule
     data = torch.randn(1000, 2, generator=torch.Generator().manual_seed(9))
 
     def loss(net, x0, generator):
-        return dsm_loss(net, x0, sigmas, generator=generator)
+        return dsm_loss(net, x0, ts, generator=generator)
 
     def run(seed):
         torch.manual_seed(0)  # the same initial weights
-        net = ScoreMLP(0.1, 1.0, hidden=16, depth=1, time_dim=8)
+        net = Denoiser(MLP(hidden=16, depth=1, time_dim=8), VE(0.1, 1.0))  # score = -eps / sigma(t)
         return train(net, loss, data, steps=30, batch_size=64, progress=False,
                      generator=torch.Generator().manual_seed(seed)).losses
 
@@ -83,6 +85,48 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_weights():
     with pytest.raises(FloatingPointError, match=r"loss became nan at step 3 of 10.*lower learning rate"):
         train(net, loss, torch.rand(64, 3), steps=10, batch_size=8, progress=False, callback=remember)
     assert all(torch.equal(v, kept[2][k]) for k, v in net.state_dict().items())
+
+
+def test_nan_advice_suggests_a_number_for_clip():
+    def loss(net, batch):
+        return regression(net, batch) * float("nan")
+
+    for clip, advice in [(None, r"gradient clipping \(clip=1.0; now None"), (1.0, r"clipping \(clip=0.1; now 1\)")]:
+        with pytest.raises(FloatingPointError, match=advice) as err:
+            train(tiny(), loss, torch.rand(64, 3), steps=3, batch_size=8, clip=clip, progress=False)
+        assert "clip=None" not in str(err.value)
+
+
+def test_nan_in_the_data_is_reported_as_such_before_any_advice():
+    data = torch.rand(64, 3)
+    data[5, 1] = float("nan")
+    with pytest.raises(ValueError, match=r"the training data holds NaN or inf \(1 values in 1 of 64 examples\)") as err:
+        train(tiny(), regression, data, steps=3, batch_size=8, progress=False)
+    assert "learning rate" not in str(err.value)
+    # data from a function: found in the batch when the loss turns NaN
+    with pytest.raises(ValueError, match="the batch of step 1 holds NaN or inf"):
+        train(tiny(), regression, lambda g: data[:16], steps=3, progress=False)
+
+
+def test_train_clips_the_gradient_norm_to_clip():
+    # After each step the clipped gradient is still in .grad: its norm must be at most clip.
+    # (A train that ignored clip would leave the raw norm, about 60 here.)
+    def loss(net, batch):
+        return 100 * regression(net, batch)
+
+    for clip in (0.5, None):
+        norms = []
+
+        def record(step, model, ema):
+            norms.append(torch.cat([p.grad.flatten() for p in model.parameters()]).norm().item())
+
+        torch.manual_seed(0)
+        train(tiny(), loss, torch.rand(64, 3), steps=5, batch_size=16, clip=clip, progress=False,
+              callback=record, generator=torch.Generator().manual_seed(0))
+        if clip is not None:
+            assert max(norms) <= clip * (1 + 1e-5), norms
+        else:
+            assert min(norms) > 10, norms  # the raw norms are far above 0.5
 
 
 def test_nan_gradient_is_caught_too():
@@ -132,15 +176,68 @@ def test_smoothed_loss_is_a_trailing_mean():
 
 def test_save_then_load_gives_identical_outputs(tmp_path):
     torch.manual_seed(0)
-    net = ScoreMLP(0.01, 3.0, hidden=16, depth=2)
+    net = MLP(hidden=16, depth=2, max_freq=4.0)
     path = tmp_path / "net.pt"
     save(path, net, steps=123, note="test")
-    x, sigma = torch.randn(9, 2), torch.rand(9) + 0.05
+    x, t = torch.randn(9, 2), torch.rand(9)
     torch.manual_seed(1)
-    into = load(path, ScoreMLP(0.01, 3.0, hidden=16, depth=2))  # fresh random weights replaced
-    built = load(path, ScoreMLP)  # or built from the stored config
-    assert torch.equal(into(x, sigma), net(x, sigma)) and torch.equal(built(x, sigma), net(x, sigma))
-    assert info(path) == {"class": "ScoreMLP", "config": net.config, "meta": {"steps": 123, "note": "test"}}
+    into = load(path, MLP(hidden=16, depth=2, max_freq=4.0))  # fresh random weights replaced
+    built = load(path, MLP)  # or built from the stored config
+    assert torch.equal(into(x, t), net(x, t)) and torch.equal(built(x, t), net(x, t))
+    assert info(path) == {"class": "MLP", "config": net.config, "denoiser": None,
+                          "meta": {"steps": 123, "note": "test"}}
+
+
+def test_a_denoiser_saves_its_spec_and_loads_whole(tmp_path):
+    from minidiff.pretrained import load_denoiser
+
+    torch.manual_seed(0)
+    model = Denoiser(MLP(hidden=16, depth=2), VPCosine(s=0.02), target="v", clip=2.0, sample_shape=(2,))
+    path = tmp_path / "denoiser.pt"
+    save(path, model, steps=7)
+    assert info(path)["denoiser"] == model.config and info(path)["class"] == "MLP"
+    again = load_denoiser(path)
+    assert isinstance(again, Denoiser) and again.config == model.config
+    assert not again.training and not any(p.requires_grad for p in again.parameters())
+    x, t = torch.randn(5, 2), torch.rand(5) * 0.9 + 0.05
+    assert torch.equal(again(x, t).x0, model(x, t).x0)
+    # load into an existing Denoiser loads its network's weights
+    other = Denoiser(MLP(hidden=16, depth=2), VPCosine(s=0.02), target="v")
+    assert torch.equal(load(path, other).net(x, t), model.net(x, t))
+    # a plain network is not a Denoiser: say how to load it
+    save(tmp_path / "net.pt", MLP(hidden=16, depth=2))
+    with pytest.raises(ValueError, match=r"holds a plain MLP, not a Denoiser; load it with train.load\(path, MLP\)"):
+        load_denoiser(tmp_path / "net.pt")
+
+
+def test_load_network_rebuilds_registered_classes_and_names_the_others(tmp_path):
+    from minidiff.pretrained import load_network
+
+    class Tiny(nn.Linear):
+        def __init__(self):
+            super().__init__(2, 2)
+            self.config = {}
+
+    save(tmp_path / "mlp.pt", MLP(hidden=8, depth=1))
+    assert isinstance(load_network(tmp_path / "mlp.pt"), MLP)
+    save(tmp_path / "tiny.pt", Tiny())
+    with pytest.raises(ValueError, match=r"holds a .*Tiny, which is not in pretrained.NETWORKS .* "
+                                         r"train.load\(path, YourClass\)"):
+        load_network(tmp_path / "tiny.pt")
+
+
+def test_a_file_that_is_not_a_checkpoint_says_so(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a checkpoint\n")
+    with pytest.raises(ValueError, match=r"notes.txt is not a minidiff checkpoint \(write one with "
+                                         r"minidiff.train.save"):
+        load(text, MLP)
+    torch.save(torch.zeros(3), tmp_path / "tensor.pt")  # a torch file, but a bare tensor
+    with pytest.raises(ValueError, match="tensor.pt is not a minidiff checkpoint .* it holds a Tensor"):
+        info(tmp_path / "tensor.pt")
+    torch.save(nn.Linear(2, 2), tmp_path / "module.pt")  # a pickled module: refused by weights_only
+    with pytest.raises(ValueError, match="module.pt is not a minidiff checkpoint"):
+        load(tmp_path / "module.pt", MLP)
 
 
 def test_loading_into_another_model_fails_clearly(tmp_path):
@@ -148,10 +245,10 @@ def test_loading_into_another_model_fails_clearly(tmp_path):
     save(path, MLP(hidden=16, depth=2))
     with pytest.raises(ValueError, match="hidden: 16 in the checkpoint, 32 in the model"):
         load(path, MLP(hidden=32, depth=2))
-    with pytest.raises(ValueError, match="holds a MLP .* but the model given is a ScoreMLP"):
-        load(path, ScoreMLP(0.1, 1.0, hidden=16, depth=2))
-    with pytest.raises(ValueError, match="holds a MLP, not a ScoreMLP"):
-        load(path, ScoreMLP)
+    with pytest.raises(ValueError, match="holds a MLP .* but the model given is a DigitClassifier"):
+        load(path, DigitClassifier(8, channels=(8, 8)))
+    with pytest.raises(ValueError, match="holds a MLP, not a DigitClassifier"):
+        load(path, DigitClassifier)
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a minidiff checkpoint"):
         load(tmp_path / "other.pt", MLP)

@@ -31,3 +31,9 @@ __all__ += ["dsm_loss", "dsm_target", "tweedie_denoise"]
 from .ddpm import ancestral_step, eps_loss, eps_to_x0
 
 __all__ += ["ancestral_step", "eps_loss", "eps_to_x0"]
+# One exercise per lesson that asks for a prediction, a choice or a measurement instead of a formula.
+from .choices import doubling_time, fewest_steps_to_noise, mass_left_darker, merge_level, same_numbers
+from .measures import fewest_ddim_steps, fewest_ddpm_steps, langevin_step_size, worst_score_level
+
+__all__ += ["doubling_time", "fewest_steps_to_noise", "mass_left_darker", "merge_level", "same_numbers",
+            "fewest_ddim_steps", "fewest_ddpm_steps", "langevin_step_size", "worst_score_level"]

@@ -28,8 +28,26 @@ def load_classifier(size: int, device=None) -> DigitClassifier:
     return load(path, DigitClassifier).to(device).eval().requires_grad_(False)
 
 
+def check_images(images, where: str) -> None:
+    """Refuse what the classifiers were not trained on: integer pixels, or values outside about [-1, 1]."""
+    if not isinstance(images, torch.Tensor):
+        raise ValueError(f"{where}: images must be a tensor (N, 1, H, W), got {type(images).__name__}")
+    if not images.is_floating_point():
+        raise ValueError(f"{where}: images must be floats in [-1, 1] (as load_digits gives them), got "
+                         f"{images.dtype}; pixels 0..255 become x.float() / 127.5 - 1")
+    if len(images) and not images.isfinite().all():
+        raise ValueError(f"{where}: images hold NaN or inf")
+    # A little slack: unclipped samples stray just past the data's range.
+    lo, hi = (images.min().item(), images.max().item()) if len(images) else (-1.0, 1.0)
+    if lo < -1.5 or hi > 1.5:
+        raise ValueError(f"{where}: images must be in [-1, 1] (as load_digits gives them), got values from "
+                         f"{lo:.3g} to {hi:.3g}; pixels 0..255 become x / 127.5 - 1, pixels in [0, 1] "
+                         f"become 2 x - 1, and samples can be clipped: x.clamp(-1, 1)")
+
+
 @torch.no_grad()
 def _in_batches(fn, images: torch.Tensor, classifier, batch_size: int) -> torch.Tensor:
+    check_images(images, type(classifier).__name__)
     device = next(classifier.parameters()).device
     was_training = classifier.training
     classifier.eval()  # no dropout while measuring
@@ -55,7 +73,7 @@ def classifier_accuracy(images: torch.Tensor, labels: torch.Tensor, classifier) 
         raise ValueError(f"classifier_accuracy: need as many labels as images (> 0), "
                          f"got {len(images)} images and {len(labels)} labels")
     pred = predict(images, classifier)
-    return (pred == labels.to(pred.device)).double().mean().item()
+    return (pred == labels.to(pred.device)).cpu().double().mean().item()  # the CPU: MPS has no float64
 
 
 def class_histogram(images: torch.Tensor, classifier, num_classes: int = 10) -> torch.Tensor:
@@ -86,7 +104,7 @@ def gaussian_frechet(mu_a: torch.Tensor, cov_a: torch.Tensor, mu_b: torch.Tensor
     """Frechet (2-Wasserstein squared) distance between N(mu_a, cov_a) and N(mu_b, cov_b)
     (Dowson & Landau 1982; Heusel et al. 2017, eq. 6):
     |mu_a - mu_b|^2 + tr(cov_a + cov_b - 2 (cov_a^1/2 cov_b cov_a^1/2)^1/2)."""
-    mu_a, cov_a, mu_b, cov_b = (torch.as_tensor(v, dtype=torch.float64).cpu() for v in (mu_a, cov_a, mu_b, cov_b))
+    mu_a, cov_a, mu_b, cov_b = (torch.as_tensor(v).cpu().double() for v in (mu_a, cov_a, mu_b, cov_b))
     if cov_a.shape != cov_b.shape or cov_a.shape != (len(mu_a), len(mu_a)) or mu_a.shape != mu_b.shape:
         raise ValueError(f"gaussian_frechet: need means (D,) and covariances (D, D) of one D, got "
                          f"{tuple(mu_a.shape)}, {tuple(cov_a.shape)}, {tuple(mu_b.shape)}, {tuple(cov_b.shape)}")
@@ -108,7 +126,7 @@ def frechet_distance(feats_a: torch.Tensor, feats_b: torch.Tensor) -> float:
                          f"got {tuple(feats_a.shape)} and {tuple(feats_b.shape)}")
     if len(feats_a) < 2 or len(feats_b) < 2:
         raise ValueError(f"frechet_distance: need at least 2 rows each, got {len(feats_a)} and {len(feats_b)}")
-    a, b = feats_a.detach().double().cpu(), feats_b.detach().double().cpu()
+    a, b = feats_a.detach().cpu().double(), feats_b.detach().cpu().double()  # the CPU first: MPS has no float64
     return gaussian_frechet(a.mean(0), torch.cov(a.T), b.mean(0), torch.cov(b.T))
 
 
@@ -126,5 +144,5 @@ def frechet_floor(real_feats: torch.Tensor, n: int, repeats: int = 5,
     return float(statistics.median(values))
 
 
-__all__ = ["load_classifier", "classifier_features", "predict", "classifier_accuracy", "class_histogram",
-           "histogram_entropy", "gaussian_frechet", "frechet_distance", "frechet_floor"]
+__all__ = ["check_images", "load_classifier", "classifier_features", "predict", "classifier_accuracy",
+           "class_histogram", "histogram_entropy", "gaussian_frechet", "frechet_distance", "frechet_floor"]

@@ -2,12 +2,10 @@
 
 Every function takes two samples x (N, D) and y (M, D) on any device and returns a plain Python
 float (computed in the inputs' dtype). A distance between two finite samples is never exactly 0,
-even when both come from the same law: `noise_floor` measures that level, and `in_floor_units`
-reports a distance as a multiple of it ("1.1x the floor" = as good as n points can tell).
+even when both come from the same law: `floor.noise_floor` measures that level, and
+`floor.in_floor_units` reports a distance as a multiple of it.
 """
 
-import math
-import statistics
 from typing import Callable
 
 import numpy as np
@@ -122,35 +120,3 @@ def energy_distance(x: torch.Tensor, y: torch.Tensor) -> float:
 
     exy, exx, eyy = (_pair_mean(a, b, identity) for a, b in ((x, y), (x, x), (y, y)))
     return (2 * exy - exx - eyy).clamp_min(0).item()  # clamp: rounding only, never a real < 0
-
-
-def _median(values: list[float]) -> float:
-    return float(statistics.median(values))
-
-
-def noise_floor(sample: Sampler, n: int, metric: Metric = sliced_wasserstein, repeats: int = 7,
-                generator: torch.Generator | None = None) -> float:
-    """The distance two independent n-point samples of the truth already have: the median over
-    `repeats` pairs (a single pair fluctuates by 2x or more). `sample(n, generator)` draws the truth."""
-    if repeats < 1 or n < 2:
-        raise ValueError(f"noise_floor: need repeats >= 1 and n >= 2, got repeats={repeats}, n={n}")
-    return _median([metric(sample(n, generator), sample(n, generator)) for _ in range(repeats)])
-
-
-def distance_to_truth(x: torch.Tensor, sample: Sampler, metric: Metric = sliced_wasserstein,
-                      repeats: int = 7, generator: torch.Generator | None = None) -> float:
-    """The median of metric(x, reference) over `repeats` fresh samples of the truth of x's size."""
-    if repeats < 1:
-        raise ValueError(f"distance_to_truth: repeats must be >= 1, got {repeats}")
-    return _median([metric(x, sample(len(x), generator).to(x)) for _ in range(repeats)])
-
-
-def in_floor_units(x: torch.Tensor, sample: Sampler, metric: Metric = sliced_wasserstein,
-                   repeats: int = 7, generator: torch.Generator | None = None) -> float:
-    """distance_to_truth / noise_floor at the same size: about 1 means 'as good as n points can tell'."""
-    dist = distance_to_truth(x, sample, metric, repeats, generator)
-    floor = noise_floor(sample, len(x), metric, repeats, generator)
-    if not floor > 0 or not math.isfinite(floor):
-        raise ValueError(f"in_floor_units: the noise floor is {floor}, cannot divide by it "
-                         "(use a metric that is > 0 between independent samples, e.g. sliced_wasserstein)")
-    return dist / floor

@@ -40,6 +40,9 @@ class DigitClassifier(nn.Module):
 
     def _check(self, x: torch.Tensor) -> None:
         size = self.config["size"]
+        if not x.is_floating_point():  # uint8 pixels would be read as 0..255, far outside [-1, 1]
+            raise ValueError(f"DigitClassifier: images must be floats in [-1, 1], got {x.dtype}; pixels "
+                             "0..255 become x.float() / 127.5 - 1")
         if x.ndim != 4 or tuple(x.shape[1:]) != (1, size, size):
             raise ValueError(f"DigitClassifier: expected images of shape (B, 1, {size}, {size}) in "
                              f"[-1, 1], got {tuple(x.shape)}")

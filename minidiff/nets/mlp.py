@@ -1,17 +1,16 @@
-"""An MLP for 2-D points conditioned on time, and a noise-conditional score network built on it.
+"""An MLP for 2-D points conditioned on time: `MLP(x, t)`, t a (B,) tensor of times in [0, 1].
 
-`MLP(x, t)` is the plain network of every 2-D lesson: t is a (B,) tensor of times in [0, 1].
-`ScoreMLP(x, sigma)` is the noise-conditional score network of Song & Ermon (2019): it maps the
-noise level sigma to a time t (its place on the geometric ladder from sigma_min to sigma_max, the
-variance-exploding schedule's time) and divides the MLP's output by sigma (Song & Ermon 2020,
-technique 3), so the MLP always predicts a quantity of size about 1: minus the noise.
+It is the network of every 2-D lesson. Wrapped in a params.Denoiser it becomes any model the
+course uses: on a VP schedule a DDPM noise predictor (lesson 07), on a VE schedule the noise-
+conditional score network of Song & Ermon 2019 (lesson 06), whose score -eps / sigma(t) is the
+Denoiser's conversion, so the MLP itself always predicts a quantity of size about 1 (Song & Ermon
+2020, technique 3). For a ladder of 10-20 levels pass max_freq=4: with faster frequencies it
+answers well on the ladder and badly between its rungs (measured in lesson 06's setting).
 """
 
 import torch
 from torch import nn
 
-from ..params import eps_to_score
-from ..schedules import VE
 from .embed import TimeEmbedding
 
 
@@ -46,37 +45,6 @@ class MLP(nn.Module):
         for layer in self.layers:
             h = self.act(layer(torch.cat([h, e], dim=1)))  # (B, hidden)
         return self.out(h)  # (B, dim)
-
-
-class ScoreMLP(nn.Module):
-    """A noise-conditional score network s(x, sigma) ~ grad log p_sigma(x) (Song & Ermon 2019).
-
-    sigma may be a number or a (B,) tensor. The MLP sees t, the time at which the VE schedule from
-    sigma_min to sigma_max reaches sigma (t = log(sigma / sigma_min) / log(sigma_max / sigma_min),
-    clamped to [0, 1]), and predicts the noise eps; score = -eps / sigma (alpha = 1).
-    max_freq is low (4) because such a network is trained on a ladder of 10-20 levels: with
-    faster frequencies it answers well on the ladder and badly between its rungs (measured).
-    """
-
-    def __init__(self, sigma_min: float, sigma_max: float, dim: int = 2, hidden: int = 128,
-                 depth: int = 3, time_dim: int = 32, max_freq: float = 4.0):
-        super().__init__()
-        if not 0 < sigma_min < sigma_max:
-            raise ValueError(f"ScoreMLP: need 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")
-        self.net = MLP(dim, hidden, depth, time_dim, max_freq)
-        self.schedule = VE(sigma_min, sigma_max)
-        self.config = dict(sigma_min=float(sigma_min), sigma_max=float(sigma_max), **self.net.config)
-
-    def t_of_sigma(self, sigma: torch.Tensor) -> torch.Tensor:
-        """Where sigma sits on the geometric ladder: 0 at sigma_min, 1 at sigma_max."""
-        return self.schedule.t_from_log_snr(-2 * sigma.log())  # VE: log-SNR = -2 log sigma
-
-    def forward(self, x: torch.Tensor, sigma) -> torch.Tensor:
-        sigma = _batch(sigma, x, "sigma")  # (B,)
-        if not (sigma > 0).all():
-            raise ValueError("ScoreMLP: sigma must be > 0 (the score of clean data is not defined)")
-        eps = self.net(x, self.t_of_sigma(sigma))  # (B, D), the predicted noise
-        return eps_to_score(eps, x, 1.0, sigma)  # -eps / sigma
 
 
 def _batch(value, x: torch.Tensor, name: str) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Every picture of the course; the only place (with `widgets`) that imports matplotlib.
+"""Every picture of the course; the only place (with `widgets`, above it) that imports matplotlib.
 
 Functions return a `matplotlib.figure.Figure` made without pyplot, so nothing is shown twice and
 figures drawn for sliders do not pile up. A Figure as the last line of a cell shows inline.
@@ -8,36 +8,30 @@ from ._core import CourseFigure, figure, to_png
 
 __all__ = ["CourseFigure", "figure", "to_png"]
 # Each topic's pictures live in a submodule and are re-exported here.
-from .points import (cell_mass_figure, cloud_with_images, cursor_explorer, cursor_figure, density_contours,
-                     draw_pixels, grey_level_explorer, grey_level_figure, surface_and_contours)
+from .points import (cell_mass_figure, cloud_with_images, cursor_figure, density_contours, density_grid,
+                     draw_pixels, grey_level_figure, surface_and_contours)
 
-__all__ += ["cell_mass_figure", "cloud_with_images", "cursor_explorer", "cursor_figure", "density_contours",
-            "draw_pixels", "grey_level_explorer", "grey_level_figure", "surface_and_contours"]
-from .ink import ink_slider, ink_snapshots, moment_decay, particles_and_density, steps_and_distance
+__all__ += ["cell_mass_figure", "cloud_with_images", "cursor_figure", "density_contours", "density_grid",
+            "draw_pixels", "grey_level_figure", "surface_and_contours"]
+from .ink import ink_snapshots, moment_decay, particles_and_density, steps_and_distance
 
-__all__ += ["ink_slider", "ink_snapshots", "moment_decay", "particles_and_density", "steps_and_distance"]
+__all__ += ["ink_snapshots", "moment_decay", "particles_and_density", "steps_and_distance"]
 from .schedules import (compare_histograms, digits_over_time, recognisable_figure, schedule_curves,
-                        schedule_explorer, schedule_figure)
+                        schedule_figure)
 
 __all__ += ["compare_histograms", "digits_over_time", "recognisable_figure", "schedule_curves",
-            "schedule_explorer", "schedule_figure"]
-from .samplers import (error_vs_nfe, likelihood_vs_truth, paths_over_time, quality_vs_nfe, sample_panels,
-                       steps_explorer)
+            "schedule_figure"]
+from .samplers import error_vs_nfe, likelihood_vs_truth, paths_over_time, quality_vs_nfe, sample_panels
 
-__all__ += ["error_vs_nfe", "likelihood_vs_truth", "paths_over_time", "quality_vs_nfe", "sample_panels",
-            "steps_explorer"]
-from .scores import (langevin_explorer, langevin_snapshot, noise_level_explorer, samples_vs_truth,
-                     score_field, score_fields, slopes_1d, trajectories)
+__all__ += ["error_vs_nfe", "likelihood_vs_truth", "paths_over_time", "quality_vs_nfe", "sample_panels"]
+from .scores import samples_vs_truth, score_field, score_fields, slopes_1d, trajectories
 
-__all__ += ["langevin_explorer", "langevin_snapshot", "noise_level_explorer", "samples_vs_truth",
-            "score_field", "score_fields", "slopes_1d", "trajectories"]
-from .training import samples_over_truth, score_error_explorer, score_error_figure, score_error_maps
+__all__ += ["samples_vs_truth", "score_field", "score_fields", "slopes_1d", "trajectories"]
+from .training import samples_over_truth, score_error_figure, score_error_maps
 
-__all__ += ["samples_over_truth", "score_error_explorer", "score_error_figure", "score_error_maps"]
-from .ddpm import (chain_figure, class_histogram_figure, ddpm_samples_figure, ddpm_step_explorer,
-                   ddpm_step_figure, denoising_trajectory, draw_batch, loss_curve_figure,
-                   reverse_kernel_figure)
+__all__ += ["samples_over_truth", "score_error_figure", "score_error_maps"]
+from .ddpm import (chain_figure, class_histogram_figure, ddpm_samples_figure, ddpm_step_figure,
+                   denoising_trajectory, draw_batch, loss_curve_figure, reverse_kernel_figure)
 
-__all__ += ["chain_figure", "class_histogram_figure", "ddpm_samples_figure", "ddpm_step_explorer",
-            "ddpm_step_figure", "denoising_trajectory", "draw_batch", "loss_curve_figure",
-            "reverse_kernel_figure"]
+__all__ += ["chain_figure", "class_histogram_figure", "ddpm_samples_figure", "ddpm_step_figure",
+            "denoising_trajectory", "draw_batch", "loss_curve_figure", "reverse_kernel_figure"]

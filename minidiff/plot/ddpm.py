@@ -1,5 +1,5 @@
 """Pictures of lesson 07 (DDPM): the forward and reverse chains, x_t beside the predicted x0, samples
-of 2-D points and digits, and a slider over the sampling steps.
+of 2-D points and digits (the slider over the sampling steps is widgets.ddpm_step_explorer).
 
 Every function takes either 2-D points (N, 2), drawn as a scatter, or images (B, 1, H, W) in
 [-1, 1], drawn as a grid.
@@ -90,24 +90,6 @@ def ddpm_step_figure(steps: Sequence, i: int, n_show: int = 16, size: float = 3.
     draw_batch(axes[0], s.x if _is_points(s.x) else s.x[:n_show], f"x_t at t = {float(s.t):.3f}")
     draw_batch(axes[1], s.x0 if _is_points(s.x0) else s.x0[:n_show], "predicted x0", color="tab:orange")
     return fig
-
-
-def ddpm_step_label(steps: Sequence, i: int) -> str:
-    return f"step {i + 1} of {len(steps)}: t = {float(steps[i].t):.3f}"
-
-
-def ddpm_step_explorer(steps: Sequence, n_show: int = 16, start: int = 0):
-    """A slider over the steps of a sampling run, showing x_t and the predicted x0 side by side."""
-    from .. import widgets  # lazily: widgets imports plot
-
-    def draw_step(step):
-        return ddpm_step_figure(steps, step - 1, n_show=n_show)
-
-    def label(step):
-        return ddpm_step_label(steps, step - 1)
-
-    slider = widgets.int_slider("step", 1, len(steps), start + 1)
-    return widgets.FigureControls(draw_step, label, {"step": slider})
 
 
 def ddpm_samples_figure(samples: torch.Tensor, truth: torch.Tensor, title: str = "samples",

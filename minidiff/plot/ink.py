@@ -1,7 +1,7 @@
 """Pictures of lesson 02: ink particles beside the heat equation's density, clouds flowing to
-N(0, I) and back, and a time slider."""
+N(0, I) and back (the time slider is widgets.ink_slider)."""
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -41,7 +41,7 @@ def _contours(ax, mixture, t: float, lim: float) -> None:
     # The exact law of the cloud at time t, for the eye to compare the particles with.
     g = torch.linspace(-lim, lim, 100, dtype=torch.float64)
     xx, yy = torch.meshgrid(g, g, indexing="xy")
-    law = mixture.to(torch.float64).noised(ink.ou_alpha(t), ink.ou_sigma(t))
+    law = mixture(t).to("cpu", torch.float64)  # mixture(t): the exact law at time t
     z = law.log_prob(torch.stack([xx.ravel(), yy.ravel()], 1)).exp().reshape(100, 100)
     ax.contour(xx.numpy(), yy.numpy(), z.numpy(), levels=5, colors="tab:orange", linewidths=0.7)
 
@@ -49,7 +49,7 @@ def _contours(ax, mixture, t: float, lim: float) -> None:
 def ink_snapshots(rows: dict[str, Sequence[ink.Step]], lim: float = 4.5, mixtures: dict | None = None,
               size: float = 1.9):
     """A grid of clouds: one row per name, one column per Step; orange contours show the exact
-    law at that time when `mixtures[name]` is a GaussianMixture."""
+    law at that time when `mixtures[name]` is a function t -> GaussianMixture, the law at t."""
     names = list(rows)
     ncols = max(len(rows[n]) for n in names)
     fig, axes = figure(len(names), ncols, size=size)
@@ -119,26 +119,3 @@ def steps_and_distance(n_steps: Sequence[int], ratios: dict[str, Sequence[float]
                     title="How sharp the drops come back")
         axes[1].set_ylim(bottom=0)
     return fig
-
-
-def ink_slider(frames: Sequence[ink.Step], density_at: Callable[[float], np.ndarray], xs: np.ndarray,
-               density_title: str = "heat equation"):
-    """A time slider: the particles of the frame nearest to t beside `density_at(t)` on the grid."""
-    from .. import widgets  # here, not at the top: widgets imports plot
-
-    times = np.array([f.t for f in frames])
-
-    def nearest(t: float) -> ink.Step:
-        return frames[int(np.abs(times - t).argmin())]
-
-    def draw(t: float):
-        step = nearest(t)
-        return particles_and_density(step.x, density_at(step.t), xs, step.t, density_title)
-
-    def label(t: float) -> str:
-        return f"t = {nearest(t).t:.2f}: particles and the density at the same time"
-
-    lo, hi = float(times.min()), float(times.max())
-    step = (hi - lo) / (len(frames) - 1)  # nearest() snaps to the frames, even on an uneven grid
-    start = float(frames[0].t)  # a forward run starts at 0, a reversed one at T
-    return widgets.FigureControls(draw, label, {"t": widgets.slider("t", lo, hi, start, step)})

@@ -11,11 +11,11 @@ LIM = 1.15  # the plane shown: the square [-1, 1]^2 where images live, plus a ma
 LETTERS = "ABCDEFGHIJKL"
 
 
-def _density_grid(gm, lim: float = LIM, grid: int = 121):
+def density_grid(gm, lim: float = LIM, grid: int = 121):
     """The density on a grid x grid mesh over [-lim, lim]^2, as numpy arrays (X, Y, Z)."""
     g = torch.linspace(-lim, lim, grid, dtype=torch.float64)
     xx, yy = torch.meshgrid(g, g, indexing="xy")  # (grid, grid): rows are y, columns are x
-    z = gm.to(torch.float64).log_prob(torch.stack([xx.ravel(), yy.ravel()], 1)).exp()
+    z = gm.to("cpu", torch.float64).log_prob(torch.stack([xx.ravel(), yy.ravel()], 1)).exp()
     return xx.numpy(), yy.numpy(), z.reshape(grid, grid).numpy()
 
 
@@ -49,7 +49,7 @@ def _contours(ax, grid, points=None, level_axes: bool = True) -> None:
 def density_contours(gm, points: torch.Tensor | None = None, title: str = "density p(x), seen from above"):
     """Contours of a 2-D density over the image square, with sample points on top when given."""
     fig, ax = figure(size=4.2)
-    _contours(ax, _density_grid(gm), points)
+    _contours(ax, density_grid(gm), points)
     ax.set_title(title)
     return fig
 
@@ -68,7 +68,7 @@ def surface_and_contours(gm, points: torch.Tensor | None = None):
     fig, axes = figure(1, 2, size=4.4)
     axes[0].remove()  # the left panel becomes a 3-D one
     ax3 = fig.add_subplot(1, 2, 1, projection="3d")
-    grid = _density_grid(gm)
+    grid = density_grid(gm)
     _surface(ax3, grid)
     ax3.set_title("density as a surface")
     _contours(axes[1], grid, points)
@@ -110,7 +110,7 @@ def cloud_with_images(images: torch.Tensor, k: int = 6, gm=None, highlight=None)
     fig, (ax, side) = figure(1, 2, size=4.2, gridspec_kw={"width_ratios": [3, 1.2]})
     fig.set_size_inches(6.4, 4.4)
     if gm is not None:
-        X, Y, Z = _density_grid(gm)
+        X, Y, Z = density_grid(gm)
         ax.contour(X, Y, Z, levels=8, cmap="viridis", linewidths=0.7)
     ax.scatter(x[:, 0], x[:, 1], s=4, c="tab:blue", alpha=0.4, lw=0)
     ax.set_xlim(-LIM, LIM)
@@ -129,16 +129,16 @@ def cloud_with_images(images: torch.Tensor, k: int = 6, gm=None, highlight=None)
 def cell_mass_figure(probs: torch.Tensor, counts: torch.Tensor):
     """Exact probability of each cell of grey levels beside the fraction of samples that fell in it."""
     bins = probs.shape[0]
-    freq = (counts / counts.sum()).double()
+    freq = (counts / counts.sum()).cpu().double()
     fig, (left, right) = figure(1, 2, size=3.8)
-    im = left.imshow(probs.T.numpy(), origin="lower", extent=(0, 256, 0, 256), cmap="viridis")
+    im = left.imshow(probs.T.cpu().numpy(), origin="lower", extent=(0, 256, 0, 256), cmap="viridis")
     fig.colorbar(im, ax=left, shrink=0.8)
     left.set_title(f"exact mass of {bins}x{bins} cells")
     left.set_xlabel("pixel 1 (grey level)")
     left.set_ylabel("pixel 2 (grey level)")
     top = max(probs.max().item(), freq.max().item()) * 1.05
     right.plot([0, top], [0, top], "k--", lw=0.8, label="equal")
-    right.scatter(probs.ravel().numpy(), freq.ravel().numpy(), s=14)
+    right.scatter(probs.ravel().cpu().numpy(), freq.ravel().numpy(), s=14)
     right.set_xlabel("exact probability of the cell")
     right.set_ylabel(f"fraction of {int(counts.sum())} samples")
     right.set_title("samples land where the mass is")
@@ -148,7 +148,7 @@ def cell_mass_figure(probs: torch.Tensor, counts: torch.Tensor):
 
 def cursor_figure(gm, level1: int, level2: int, grid=None):
     """Where the cursor (pixel 1, pixel 2) sits in the plane, the image it is, and the density there."""
-    grid = grid if grid is not None else _density_grid(gm)
+    grid = grid if grid is not None else density_grid(gm)
     image = torch.tensor([[[level1, level2]]], dtype=torch.uint8)  # (1, 1, 2)
     x = toy.image_to_point(image)  # (1, 2)
     density = gm.log_prob(x.to(gm.means)).exp().item()
@@ -160,25 +160,6 @@ def cursor_figure(gm, level1: int, level2: int, grid=None):
     _image_column(side, image, [""])
     side.set_title("the image there")
     return fig
-
-
-def cursor_explorer(gm=None, level1: int = 45, level2: int = 210):
-    """Two sliders (pixel 1, pixel 2) that move a cursor over the density and show its image."""
-    from .. import widgets  # here, not at the top: widgets imports plot
-
-    gm = gm if gm is not None else toy.two_pixel_mixture()
-    grid = _density_grid(gm)  # computed once: a redraw only moves the cursor
-
-    def label(level1, level2):
-        x = toy.image_to_point(torch.tensor([[level1, level2]]))
-        p = gm.log_prob(x.to(gm.means)).exp().item()
-        return (f"pixel 1 = {level1}, pixel 2 = {level2} -> point ({x[0, 0]:.3f}, {x[0, 1]:.3f}), "
-                f"density p = {p:.4f}")
-
-    return widgets.FigureControls(
-        lambda level1, level2: cursor_figure(gm, level1, level2, grid), label,
-        {"level1": widgets.int_slider("pixel 1", 0, 255, level1),
-         "level2": widgets.int_slider("pixel 2", 0, 255, level2)})
 
 
 def grey_level_figure(level: int):
@@ -195,12 +176,3 @@ def grey_level_figure(level: int):
     scale.set_xlabel("x = level / 127.5 - 1")
     scale.set_title(f"x = {x:+.3f}")
     return fig
-
-
-def grey_level_explorer(level: int = 128):
-    """Lesson 00's demo slider: a grey level and the number the course turns it into."""
-    from .. import widgets
-
-    return widgets.FigureControls(
-        grey_level_figure, lambda level: f"grey level {level} -> x = {level / 127.5 - 1:+.3f}",
-        {"level": widgets.int_slider("grey level", 0, 255, level)})

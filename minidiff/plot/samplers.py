@@ -1,5 +1,6 @@
 """Pictures of lesson 08 (fast samplers): paths of the SDE and the ODE, samples against NFE, quality
-and endpoint error against NFE, the likelihood through the ODE, and the slider over steps."""
+and endpoint error against NFE, the likelihood through the ODE (the slider over steps is
+widgets.steps_explorer)."""
 
 import numpy as np
 import torch
@@ -116,42 +117,3 @@ def likelihood_vs_truth(true_log_prob: torch.Tensor, ode_log_prob: torch.Tensor)
     ax.set_title(f"mean |difference| = {np.abs(a - b).mean():.3f} nats")
     ax.legend(loc="upper left")
     return fig
-
-
-def steps_explorer(model, schedule, truth, names=("ddim", "heun"), n: int = 1000, steps: int = 10,
-                   max_steps: int = 40, seed: int = 0, lim: float = 3.0, parts: int = 5):
-    """A slider over the number of steps: re-samples with each sampler from the same noise and shows
-    the samples and their distance to the truth: sliced Wasserstein in floor units, the median over
-    `parts` disjoint parts of the sample, each against three references (one sample's luck in its
-    mode counts moves a single distance by up to 2x). truth: a toy.GaussianMixture."""
-    from .. import nfe, widgets  # here, not at the top: widgets imports plot
-    from ..metrics import noise_floor, sliced_wasserstein
-
-    g = torch.Generator().manual_seed(seed + 1)  # not the sampler's seed: references independent of it
-    size = n // parts
-    floor = noise_floor(truth.sample, size, repeats=25, generator=g)  # 25 pairs: the floor itself is noisy
-    references = [truth.sample(size, g) for _ in range(parts + 2)]  # part k meets references k, k+1, k+2
-    cache = {}
-
-    def measure(k):
-        if k not in cache:  # a redraw at a value seen before costs nothing
-            results = {}
-            for name in names:
-                # the same starting noise for every sampler and every number of steps
-                x, calls = nfe.sample(name, model, n, k, schedule, generator=torch.Generator().manual_seed(seed))
-                d = [np.median([sliced_wasserstein(part, ref) for ref in references[k:k + 3]])
-                     for k, part in enumerate(x.split(size)[:parts])]
-                results[name] = (x, calls, float(np.median(d)) / floor)
-            cache[k] = results
-        return cache[k]
-
-    def draw(steps):
-        results = measure(steps)
-        titles = {name: f"{name}: {steps} steps, {c} NFE\n{d:.2f}x the floor" for name, (_, c, d) in results.items()}
-        return sample_panels({name: r[0] for name, r in results.items()}, torch.cat(references[:parts]), lim, titles)
-
-    def label(steps):
-        parts_ = [f"{name} {c} NFE -> {d:.2f}x the floor" for name, (_, c, d) in measure(steps).items()]
-        return f"steps = {steps}: " + "; ".join(parts_)
-
-    return widgets.FigureControls(draw, label, {"steps": widgets.int_slider("steps", 1, max_steps, steps)})

@@ -1,12 +1,13 @@
-"""Pictures of lesson 03: schedule curves, the two-pixel cloud and digits at time t, and the slider."""
+"""Pictures of lesson 03: schedule curves, the two-pixel cloud and digits at time t (the slider over
+them is widgets.schedule_explorer)."""
 
-import math
 from typing import Sequence
 
 import numpy as np
 import torch
 
 from .. import toy
+from ..metrics.curves import crossing  # the level is measured in metrics; drawn here
 from ..schedules import DiscreteDDPM, Schedule, cosine_betas, linear_betas
 from ._core import CourseFigure, figure
 
@@ -70,7 +71,7 @@ def _show_strip(ax, images: torch.Tensor, title: str = "") -> None:
     ax.set_title(title, fontsize=9)
 
 
-class _ScheduleView:
+class ScheduleView:
     """The lesson's live picture, built once; `update` only moves its artists, so a slider redraws fast."""
 
     def __init__(self, points, eps_points, digits, eps_digits, references: dict):
@@ -116,7 +117,7 @@ def noised_density_grid(alpha: float, sigma: float, n: int = 60):
     Exact (toy.GaussianMixture.noised), but evaluated in NumPy: for 3,600 points that takes a few
     milliseconds, quicker than torch's many small calls, which matters inside a slider."""
     noised = toy.two_pixel_mixture().noised(alpha, max(sigma, 1e-3))
-    means, stds, weights = (p.double().numpy() for p in (noised.means, noised.stds, noised.weights))
+    means, stds, weights = (p.cpu().double().numpy() for p in (noised.means, noised.stds, noised.weights))
     g = np.linspace(-LIM, LIM, n)
     xx, yy = np.meshgrid(g, g)  # (n, n): rows are y, columns are x
     z = ((xx[..., None] - means[:, 0]) / stds[:, 0]) ** 2 + ((yy[..., None] - means[:, 1]) / stds[:, 1]) ** 2
@@ -133,7 +134,7 @@ def schedule_figure(schedule: Schedule, t: float, points: torch.Tensor, eps_poin
                     references: dict | None = None):
     """The lesson's live picture: alpha_bar and log-SNR with a marker at t (thin lines: references),
     the two-pixel cloud at t (points: samples of x0; contours: their exact noised density), digits at t."""
-    view = _ScheduleView(points, eps_points, digits, eps_digits, references or {})
+    view = ScheduleView(points, eps_points, digits, eps_digits, references or {})
     return view.update(schedule, t, name)
 
 
@@ -180,16 +181,6 @@ def recognisable_figure(log_snrs: torch.Tensor, accuracy: torch.Tensor, threshol
     return fig
 
 
-def crossing(xs: torch.Tensor, ys: torch.Tensor, level: float) -> float:
-    """Where a rising curve ys(xs) first reaches `level`, by linear interpolation."""
-    xs, ys = torch.as_tensor(xs, dtype=torch.float64), torch.as_tensor(ys, dtype=torch.float64)
-    above = (ys >= level).nonzero()
-    if len(above) == 0 or above[0] == 0:
-        raise ValueError(f"the curve does not cross {level} inside the range given")
-    i = above[0].item()
-    return (xs[i - 1] + (level - ys[i - 1]) * (xs[i] - xs[i - 1]) / (ys[i] - ys[i - 1])).item()
-
-
 def compare_histograms(pairs: dict[str, tuple[torch.Tensor, torch.Tensor]],
                        names: tuple[str, str] = ("chain", "closed form"), bins: int = 60):
     """One panel per entry: two samples of one coordinate, as overlaid density histograms."""
@@ -202,50 +193,3 @@ def compare_histograms(pairs: dict[str, tuple[torch.Tensor, torch.Tensor]],
         ax.set_title(title, fontsize=9)
     np.atleast_1d(axes)[0].legend(fontsize=7)
     return fig
-
-
-def schedule_explorer(points: torch.Tensor, digits: torch.Tensor, generator: torch.Generator | None = None,
-                      kind: str = "linear", T: int = 1000, t: float = 0.5):
-    """Sliders for the schedule (kind, T, beta range, cosine offset s) and t over schedule_figure.
-
-    points: clean two-pixel points (N, 2); digits: clean images (K, 1, H, W). The noise is drawn once
-    here, so moving t moves the same points and the same digits.
-    """
-    import ipywidgets
-
-    from .. import widgets  # here, not at the top: widgets imports plot
-
-    eps_points = torch.randn(points.shape, generator=generator, dtype=points.dtype)
-    eps_digits = torch.randn(digits.shape, generator=generator, dtype=digits.dtype)
-    refs = {"Ho et al. linear, T = 1000": paper_table("linear"), "Nichol & Dhariwal cosine": paper_table("cosine")}
-
-    def snap(T, t):
-        k = round(t * T)  # the discrete chain lives at t = k / T
-        return k, k / T
-
-    view = _ScheduleView(points, eps_points, digits, eps_digits, refs)
-
-    def draw(kind, T, beta_start, beta_end, s, t):
-        k, t = snap(T, t)
-        return view.update(paper_table(kind, T, beta_start, beta_end, s), t, name=f"{kind}, T = {T}")
-
-    def label(kind, T, beta_start, beta_end, s, t):
-        k, t = snap(T, t)
-        schedule = paper_table(kind, T, beta_start, beta_end, s)
-        at = torch.tensor(t, dtype=torch.float64)
-        params = f"betas {beta_start:.2g} .. {beta_end:.2g}" if kind == "linear" else f"s = {s:.3g}"
-        return (f"{kind}, T = {T}, {params}: t = {t:.3f} (step {k} of {T}), "
-                f"alpha_bar = {schedule.alpha_bar(at).item():.4g}, log-SNR = {schedule.log_snr(at).item():.3g}")
-
-    log_slider = dict(base=10, step=0.05, continuous_update=False, readout_format=".2g")
-    ui = widgets.FigureControls(draw, label, {
-        "kind": ipywidgets.Dropdown(options=["linear", "cosine"], value=kind, description="schedule"),
-        "T": widgets.int_slider("T steps", 10, 2000, T, 10),
-        "beta_start": ipywidgets.FloatLogSlider(1e-4, min=-5, max=-2, description="beta_1", **log_slider),
-        "beta_end": ipywidgets.FloatLogSlider(0.02, min=-3, max=math.log10(0.5), description="beta_T",
-                                              **log_slider),
-        "s": ipywidgets.FloatLogSlider(0.008, min=-4, max=0, description="cosine s", **log_slider),
-        "t": widgets.slider("t", 0.0, 1.0, t, 0.01),
-    })
-    ui.children[0].layout.flex_flow = "row wrap"  # six controls: let them wrap onto two lines
-    return ui

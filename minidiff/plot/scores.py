@@ -1,7 +1,5 @@
 """Pictures of lessons 04 and 05: score fields over log-density maps, how noise smooths them, and
-Langevin samples against the truth (with sliders for the noise level and for step size/steps)."""
-
-import math
+Langevin samples against the truth (the sliders over them live in widgets)."""
 
 import numpy as np
 import torch
@@ -10,7 +8,7 @@ from ._core import figure
 
 
 def _np(x: torch.Tensor) -> np.ndarray:
-    return x.detach().double().cpu().numpy()
+    return x.detach().cpu().double().numpy()  # the CPU first: MPS has no float64
 
 
 def _mesh(lim: float, n: int):
@@ -31,7 +29,7 @@ def _log_density_map(ax, gm, lim: float, floor: float = -12.0) -> None:
 def _arrows(ax, gm, lim: float, n: int = 19) -> None:
     # Arrows of equal length show the direction; colour shows the size, which spans decades.
     xx, yy, pts = _mesh(lim * 0.95, n)
-    s = gm.score(pts.to(gm.means)).double().cpu()  # (n*n, 2)
+    s = gm.score(pts.to(gm.means)).cpu().double()  # (n*n, 2)
     size = s.norm(dim=1, keepdim=True)
     unit = s / size.clamp(min=1e-12)
     ax.quiver(_np(xx).ravel(), _np(yy).ravel(), _np(unit[:, 0]), _np(unit[:, 1]),
@@ -59,18 +57,6 @@ def score_fields(gm, sigmas, lim: float = 3.0):
     return fig
 
 
-def noise_level_explorer(gm, lim: float = 3.0, sigma: float = 0.0, max_sigma: float = 3.0):
-    """A slider over the noise level sigma: the exact score field of x0 + sigma eps."""
-    from .. import widgets
-
-    def draw(sigma):
-        noised = gm.noised(1.0, sigma) if sigma > 0 else gm
-        return score_field(noised, lim, title=f"x0 + sigma eps, sigma = {sigma:.2f}")
-
-    return widgets.FigureControls(draw, lambda sigma: f"score field at noise level sigma = {sigma:.2f}",
-                                  {"sigma": widgets.slider("sigma", 0.0, max_sigma, sigma, 0.05)})
-
-
 def slopes_1d(gm, lim: float = 4.0, at=(-2.5, -0.5, 1.0, 2.5), shift: float = 2.0):
     """A 1-D density: p(x); log p and log(c p) with tangents of slope score(x) at a few points; the score.
 
@@ -78,14 +64,14 @@ def slopes_1d(gm, lim: float = 4.0, at=(-2.5, -0.5, 1.0, 2.5), shift: float = 2.
     log p + shift (a density scaled by e^shift) has exactly the same slopes.
     """
     x = torch.linspace(-lim, lim, 400, dtype=torch.float64)[:, None]  # (400, 1)
-    logp, score = gm.log_prob(x.to(gm.means)).double(), gm.score(x.to(gm.means))[:, 0].double()
+    logp, score = gm.log_prob(x.to(gm.means)).cpu().double(), gm.score(x.to(gm.means))[:, 0].cpu().double()
     fig, axes = figure(1, 3, size=3.2)
     axes[0].plot(_np(x[:, 0]), _np(logp.exp()), color="C0")
     axes[0].set_title("density p(x)", fontsize=10)
     axes[1].plot(_np(x[:, 0]), _np(logp), color="C0", label="log p")
     axes[1].plot(_np(x[:, 0]), _np(logp + shift), color="C1", ls="--", label=f"log p + {shift:g}")
     pts = torch.tensor(at, dtype=torch.float64)[:, None]
-    lp, sc = gm.log_prob(pts.to(gm.means)).double(), gm.score(pts.to(gm.means))[:, 0].double()
+    lp, sc = gm.log_prob(pts.to(gm.means)).cpu().double(), gm.score(pts.to(gm.means))[:, 0].cpu().double()
     for x0, y0, slope in zip(_np(pts[:, 0]), _np(lp), _np(sc)):
         dx = np.array([-0.6, 0.6])
         for offset in (0.0, shift):
@@ -126,52 +112,3 @@ def trajectories(xs: torch.Tensor, ts, gm, lim: float = 3.0, k: int = 12):
     axes[1].set_xlabel("t")
     axes[1].set_ylabel("first coordinate")
     return fig
-
-
-def _langevin_label(step_size: float, n_steps: int, units: float) -> str:
-    quality = "diverged" if not math.isfinite(units) else f"sliced W2 = {units:.1f}x the floor"
-    return f"step size {step_size:.3g}, {n_steps} steps: {quality}"
-
-
-def langevin_snapshot(gm, start: torch.Tensor, step_size: float, n_steps: int, floor: float,
-                      seed: int = 0, lim: float = 3.0):
-    """Run Langevin from `start` with the exact score; return (Figure, distance in floor units)."""
-    from .. import metrics, samplers
-
-    x = start
-    if n_steps > 0:
-        x = samplers.run(samplers.langevin(gm.score, start, step_size, n_steps,
-                                           generator=torch.Generator().manual_seed(seed)))
-    units = float("inf")
-    if torch.isfinite(x).all() and x.abs().max() < 1e6:
-        units = metrics.distance_to_truth(x, gm.sample, repeats=3,
-                                          generator=torch.Generator().manual_seed(seed + 1)) / floor
-    title = f"step {step_size:.3g}, {n_steps} steps: " + ("diverged" if not math.isfinite(units)
-                                                            else f"{units:.1f}x floor")
-    fig = samples_vs_truth({title: x.nan_to_num(0.0).clamp(-1e3, 1e3)}, gm, lim)
-    return fig, units
-
-
-def langevin_explorer(gm, start: torch.Tensor, floor: float, step_size: float = 0.01,
-                      n_steps: int = 100, max_steps: int = 1000, lim: float = 3.0):
-    """Sliders for the step size (log scale) and the number of steps of Langevin with the exact score;
-    the label gives the sliced-Wasserstein distance to the truth in units of the noise floor."""
-    import ipywidgets
-
-    from .. import widgets
-
-    last = {}
-
-    def draw(step_size, n_steps):
-        fig, last["units"] = langevin_snapshot(gm, start, step_size, n_steps, floor, lim=lim)
-        return fig
-
-    def label(step_size, n_steps):
-        return _langevin_label(step_size, n_steps, last["units"])
-
-    controls = {
-        "step_size": ipywidgets.FloatLogSlider(value=step_size, base=10, min=-3.5, max=-0.5, step=0.25,
-                                               description="step size", continuous_update=False),
-        "n_steps": widgets.int_slider("steps", 0, max_steps, n_steps, 10),
-    }
-    return widgets.FigureControls(draw, label, controls)

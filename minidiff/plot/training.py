@@ -1,5 +1,5 @@
 """Pictures of lesson 06 (score matching): the learned score against the exact one, as arrows and
-as an error map over the plane, at one noise level or several, and the slider over noise levels."""
+as an error map over the plane, at one noise level or several (the slider is widgets.score_error_explorer)."""
 
 import numpy as np
 import torch
@@ -10,7 +10,7 @@ ERROR_MAX = 2.0  # the colour scale of error maps, in units of the noise: sigma 
 
 
 def _np(x: torch.Tensor) -> np.ndarray:
-    return x.detach().double().cpu().numpy()
+    return x.detach().cpu().double().numpy()  # the CPU first: MPS has no float64
 
 
 def _mesh(lim: float, n: int):
@@ -23,7 +23,7 @@ def _mesh(lim: float, n: int):
 def _scores(score_fn, gm, sigma: float, pts: torch.Tensor, device=None):
     """The learned and the exact score of the mixture noised to sigma, at pts (N, 2), on the CPU."""
     x = pts.to(device) if device is not None else pts
-    learned = score_fn(x, torch.full((len(x),), float(sigma), device=x.device)).float().cpu()
+    learned = (-score_fn(x, score_fn.schedule.t_from_sigma(float(sigma)).to(x)).eps / sigma).float().cpu()
     exact = gm.noised(1.0, sigma).score(pts.to(gm.means)).float().cpu()
     return learned, exact
 
@@ -71,7 +71,7 @@ def _arrow_panel(ax, score_fn, gm, sigma: float, lim: float, n: int = 13, device
 
 def score_error_maps(score_fn, gm, sigmas, lim: float = 3.2, n: int = 81, device=None):
     """One error map per noise level: sigma |learned - exact score| over the plane, with white
-    contours of the noised data density. score_fn(x, sigma) with sigma of shape (N,)."""
+    contours of the noised data density. score_fn: a params.Denoiser on a VE schedule (score -eps / sigma)."""
     fig, axes = figure(1, len(sigmas), size=2.8)
     axes = np.atleast_1d(axes)
     for ax, sigma in zip(axes, sigmas):
@@ -91,27 +91,6 @@ def score_error_figure(score_fn, gm, sigma: float, lim: float = 3.2, n: int = 81
     fig.colorbar(im, ax=right, shrink=0.8)
     fig.suptitle(f"noise level sigma = {sigma:.3g}", fontsize=10)
     return fig
-
-
-def score_error_explorer(score_fn, gm, sigmas, lim: float = 3.2, n: int = 61, device=None, start: int = 0):
-    """A slider over the noise levels `sigmas` (largest first) that redraws score_error_figure."""
-    from .. import widgets  # here, not at the top: widgets imports plot
-
-    from ..losses import score_error
-
-    levels = [float(s) for s in sigmas]
-    errors = [score_error(score_fn, gm, s, n=2000, generator=torch.Generator().manual_seed(0),
-                          device=device) for s in levels]  # computed once, shown in the label
-
-    def draw(level):
-        return score_error_figure(score_fn, gm, levels[level], lim, n, device)
-
-    def label(level):
-        return (f"level {level + 1} of {len(levels)}: sigma = {levels[level]:.3g}; error where the "
-                f"noised data is (RMS of sigma |s_learned - s_exact|) = {errors[level]:.3f}")
-
-    return widgets.FigureControls(draw, label, {"level": widgets.int_slider(
-        "noise level", 0, len(levels) - 1, start)})
 
 
 def samples_over_truth(panels: dict, lim: float = 3.5, max_points: int = 2000):

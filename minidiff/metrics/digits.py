@@ -1,0 +1,54 @@
+"""The verdict on generated digits: the shipped classifier's Frechet distance to held-out digits, in
+units of its real-vs-real floor (Heusel et al. 2017), with the floor's spread, and the class entropy."""
+
+import math
+import statistics
+import warnings
+
+import torch
+
+from ..data import load_digits
+from .classifier import (check_images, class_histogram, classifier_features, frechet_distance,
+                         histogram_entropy, load_classifier)
+
+
+def digit_quality(samples: torch.Tensor, repeats: int = 5, generator: torch.Generator | None = None) -> dict:
+    """The classifier's verdict on generated digits (n, 1, size, size) in [-1, 1], size 8 or 28:
+
+    frechet: the Frechet distance between classifier features of the samples and of the held-out
+    test images (Heusel et al. 2017, eq. 6); floor: the same distance for n real training images
+    against the same test images (median over `repeats` random draws), what a perfect generator
+    would score at this n, and floor_low .. floor_high its spread over the draws; ratio = frechet /
+    floor, and ratio_low .. ratio_high the same against the largest and smallest floor; entropy: the
+    entropy of the class histogram over log 10 (1 = every digit equally often); histogram: the class
+    fractions. Warns when frechet lies within the floor's spread: at this n the samples cannot be
+    told from real digits (a ratio below 1 is luck, not a better-than-real model).
+    """
+    check_images(samples, "digit_quality")
+    if samples.ndim != 4 or samples.shape[1] != 1 or samples.shape[2] not in (8, 28):
+        raise ValueError(f"digit_quality: samples must be (n, 1, 8, 8) or (n, 1, 28, 28), got {tuple(samples.shape)}")
+    if repeats < 2:
+        raise ValueError(f"digit_quality: repeats must be >= 2 (the floor's spread needs two draws), got {repeats}")
+    size = samples.shape[-1]
+    clf = load_classifier(size, device=samples.device)
+    test, _ = load_digits(size, "test")
+    real, _ = load_digits(size, "train")
+    n = len(samples)
+    if not 2 <= n <= len(real):
+        raise ValueError(f"digit_quality: need 2 to {len(real)} samples (the training set's size), got {n}")
+    f_test, f_real, f_fake = (classifier_features(x, clf) for x in (test, real, samples))
+    # Real draws of the same n against the same test images: the floor and how much it wanders.
+    floors = [frechet_distance(f_real[torch.randperm(len(real), generator=generator)[:n].to(f_real.device)], f_test)
+              for _ in range(repeats)]
+    fd, floor = frechet_distance(f_fake, f_test), statistics.median(floors)
+    if fd <= max(floors):
+        warnings.warn(f"digit_quality: at n = {n} these samples cannot be told from real digits: their "
+                      f"Frechet distance {fd:.3g} lies within the floor's spread {min(floors):.3g} .. "
+                      f"{max(floors):.3g} over {repeats} real draws; use more samples to compare models",
+                      stacklevel=2)
+    hist = class_histogram(samples, clf)
+    return dict(n=n, frechet=round(fd, 3), floor=round(floor, 3), floor_low=round(min(floors), 3),
+                floor_high=round(max(floors), 3), ratio=round(fd / floor, 2),
+                ratio_low=round(fd / max(floors), 2), ratio_high=round(fd / min(floors), 2),
+                entropy=round(histogram_entropy(hist) / math.log(10), 4),
+                histogram=[round(h, 3) for h in hist.tolist()])
