@@ -32,11 +32,24 @@ RECIPES = {
     "mnist28": dict(file="ddpm28.pt", size=28, preset="mnist28", target="eps",
                     schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
                     lr=1e-3, batch_size=64, ema=0.995, seed=0),
+    # Class-conditional DDPMs for classifier-free guidance (Ho & Salimans 2022): the same U-Net with a
+    # label embedding (10 digits + the null label 10), trained with the label dropped to null with
+    # probability p_uncond, so one network is both p(x | y) and p(x). Warm start: every weight but the
+    # label embedding comes from the unconditional model named by `init`; the embedding starts at 0, so
+    # training begins from that model and only has to learn what a label adds.
+    "digits8_cond": dict(file="ddpm8_cond.pt", size=8, preset="digits8", target="eps", num_classes=10,
+                         p_uncond=0.1, init="digits8",
+                         schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
+                         lr=5e-4, batch_size=128, ema=0.995, seed=0),
+    "mnist28_cond": dict(file="ddpm28_cond.pt", size=28, preset="mnist28", target="eps", num_classes=10,
+                         p_uncond=0.1, init="mnist28",
+                         schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
+                         lr=5e-4, batch_size=64, ema=0.995, seed=0),
 }
 
 
 def recipe(name: str) -> dict:
-    """The recipe of a shipped DDPM ('digits8' or 'mnist28')."""
+    """The recipe of a shipped DDPM ('digits8', 'mnist28', or their class-conditional '..._cond')."""
     if name not in RECIPES:
         raise ValueError(f"pretrained: unknown DDPM {name!r}; choose one of {sorted(RECIPES)}")
     return RECIPES[name]

@@ -9,7 +9,6 @@ bar, a loss history, a stop on NaN, and checkpoints that know which model they b
 import copy
 import inspect
 import math
-import pickle
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -263,8 +262,10 @@ def _read(path) -> dict:
     not_ours = f"load: {path} is not a minidiff checkpoint (write one with minidiff.train.save(path, model))"
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # plain data only, no code
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, UnicodeDecodeError) as e:
-        # a text file, a pickle of arbitrary objects, a truncated file: say what it is not
+    except OSError:
+        raise  # a missing or unreadable file: torch's own message names it
+    except Exception as e:  # noqa: BLE001 - a text file, a pickle of objects, a truncated file raise many kinds
+        # (a text file starting 'h' gives KeyError: 104): say what the file is not, not how unpickling failed
         raise ValueError(f"{not_ours}; torch.load said: {str(e).splitlines()[0][:200]}") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise ValueError(f"{not_ours}; it holds a {type(checkpoint).__name__}")

@@ -32,28 +32,41 @@ from minidiff.params import Denoiser  # noqa: E402
 from minidiff.schedules import from_config  # noqa: E402
 
 # (samples, DDPM steps) for the quality numbers: enough to be stable, cheap enough for a CPU.
-EVAL = {"digits8": (500, 250), "mnist28": (500, 100)}
+EVAL = {"digits8": (500, 250), "mnist28": (500, 100), "digits8_cond": (500, 250), "mnist28_cond": (500, 100)}
 
 
 def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Path) -> None:
     r = pretrained.recipe(name)
     g = minidiff.seed_all(r["seed"])
-    x, _ = load_digits(r["size"], "train")  # (N, 1, H, W) in [-1, 1]; the test split stays unseen
-    net = unet_preset(r["preset"])
+    x, labels = load_digits(r["size"], "train")  # (N, 1, H, W) in [-1, 1]; the test split stays unseen
+    classes = r.get("num_classes")
+    net = unet_preset(r["preset"], num_classes=classes)
+    if r.get("init"):  # warm start: the unconditional model's weights; the label embedding starts at 0
+        start_from = pretrained.load_ddpm(r["init"]).net.state_dict()
+        missing = net.load_state_dict(start_from, strict=False).missing_keys
+        assert missing == ["label.weight"], missing
+        torch.nn.init.zeros_(net.label.weight)
+        print(f"  warm start from {pretrained.path_of(r['init']).name}", flush=True)
     schedule = from_config(r["schedule"])
     print(f"{name}: U-Net preset {r['preset']}, {count_parameters(net):,} parameters, "
           f"{len(x)} training images, torch threads {torch.get_num_threads()}", flush=True)
     start, losses, state = time.perf_counter(), [], {"last_save": time.perf_counter()}
 
     def loss_fn(model, batch, generator=None):
-        loss = diffusion_loss(model, batch, schedule, target=r["target"], generator=generator)
+        cond = None
+        if classes:  # label dropout: with probability p_uncond the label becomes the null label
+            batch, cond = batch
+            drop = torch.rand(len(cond), generator=generator) < r["p_uncond"]
+            cond = torch.where(drop, torch.full_like(cond, classes), cond)
+        loss = diffusion_loss(model, batch, schedule, target=r["target"], generator=generator, cond=cond)
         losses.append(loss.item())  # `train` hands its history back only at the end
         return loss
 
     def save(ema_model, step: int) -> None:
         recent = losses[-200:]
         meta = dict(name=name, preset=r["preset"], target=r["target"], schedule=r["schedule"],
-                    data=f"load_digits({r['size']}, 'train')", steps=step, lr=r["lr"],
+                    data=f"load_digits({r['size']}, 'train')", steps=step, num_classes=classes,
+                    p_uncond=r.get("p_uncond"), init=r.get("init"), lr=r["lr"],
                     batch_size=r["batch_size"], ema=r["ema"], seed=r["seed"],
                     seconds=round(time.perf_counter() - start, 1), threads=torch.get_num_threads(),
                     final_loss=round(sum(recent) / max(1, len(recent)), 5))
@@ -73,7 +86,11 @@ def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Pa
             return True  # train stops here
         return False
 
-    train.train(net, loss_fn, x, steps, lr=r["lr"], batch_size=r["batch_size"], ema=r["ema"],
+    def pairs(generator):  # a random batch of (images, labels), drawn with replacement
+        index = torch.randint(len(x), (r["batch_size"],), generator=generator)
+        return x[index], labels[index]
+
+    train.train(net, loss_fn, pairs if classes else x, steps, lr=r["lr"], batch_size=r["batch_size"], ema=r["ema"],
                 generator=g, callback=callback, desc=name, progress=False)
     save(state["ema"], state["step"])
 

@@ -232,6 +232,11 @@ def test_a_file_that_is_not_a_checkpoint_says_so(tmp_path):
     with pytest.raises(ValueError, match=r"notes.txt is not a minidiff checkpoint \(write one with "
                                          r"minidiff.train.save"):
         load(text, MLP)
+    text.write_text("hello\n")  # torch.load's unpickler fails with KeyError on this one
+    with pytest.raises(ValueError, match=r"notes.txt is not a minidiff checkpoint"):
+        load(text, MLP)
+    with pytest.raises(FileNotFoundError):  # a missing file keeps torch's own message, naming the path
+        load(tmp_path / "missing.pt", MLP)
     torch.save(torch.zeros(3), tmp_path / "tensor.pt")  # a torch file, but a bare tensor
     with pytest.raises(ValueError, match="tensor.pt is not a minidiff checkpoint .* it holds a Tensor"):
         info(tmp_path / "tensor.pt")
