@@ -7,7 +7,9 @@ Two measures, because they answer different questions:
   it stops improving at about 1, the floor, however accurate the solver;
 - endpoint error: from the same starting noise, the mean distance between a solver's final points
   and those of a very fine solve of the same ODE; it shows the order of the method (Euler NFE^-1,
-  Heun NFE^-2) at every NFE, because nothing random hides it.
+  Heun and DPM-Solver++ NFE^-2) at every NFE, because nothing random hides it.
+NFE is the number of steps for every sampler but the two-call ones (TWO_CALLS_PER_STEP); DPM-Solver++
+makes one call per step, as it reuses the previous one.
 """
 
 import math

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import torch
 
-from .nets import MLP, DigitClassifier, UNet
+from .nets import MLP, DigitClassifier, NoisyDigitClassifier, UNet
 from .params import Denoiser
 from .schedules import from_config
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 # The network classes a checkpoint may name, by the class name train.save records.
-NETWORKS = {cls.__name__: cls for cls in (MLP, UNet, DigitClassifier)}
+NETWORKS = {cls.__name__: cls for cls in (MLP, UNet, DigitClassifier, NoisyDigitClassifier)}
 
 # One recipe per shipped DDPM: a U-Net preset (minidiff.nets.unet) trained with the eps loss
 # (Ho et al. 2020, eq. 14) on a digit set, VP schedule with linear beta (Ho et al.'s 1e-4 .. 0.02
@@ -44,7 +44,7 @@ RECIPES = {
     "mnist28_cond": dict(file="ddpm28_cond.pt", size=28, preset="mnist28", target="eps", num_classes=10,
                          p_uncond=0.1, init="mnist28",
                          schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
-                         lr=5e-4, batch_size=64, ema=0.995, seed=0),
+                         lr=1e-3, batch_size=64, ema=0.995, seed=0),
 }
 
 

@@ -233,6 +233,8 @@ def ddim(model, x: torch.Tensor, ts, schedule: Schedule, eta: float = 0.0,
     c^2 is eta^2 times the variance of q(x_s | x_t, x0) (eq. 16: for VP the paper's sigma_t(eta)^2),
     so eta = 1 takes the steps of ddpm(variance='posterior'), drawing the same noise in the same
     order, and eta = 0 is deterministic. No noise on a step that lands on t = 0, as in ddpm.
+    eta = 1 is also "Euler a" (k-diffusion's sample_euler_ancestral): its noise s_up and step to s_down
+    in s = sigma / alpha are c / alpha_s and sqrt(sigma_s^2 - c^2) / alpha_s, so there is no separate one.
     """
     eta = float(eta)
     if not 0 <= eta <= 1:
@@ -282,6 +284,41 @@ def heun(model, x: torch.Tensor, ts, schedule: Schedule,
             y = x / alpha[i] + (s[i + 1] - s[i]) * 0.5 * (pred.eps + pred_next.eps)  # (B, ...): line 8
             x, x0 = alpha[i + 1] * y, pred_next.x0  # x0: the latest guess, made at the new time
         yield Step(t=t64[i + 1].item(), x=x, x0=x0)
+
+
+# ---- DPM-Solver++(2M) (Lu et al. 2022) ----------------------------------------------------------
+
+@torch.no_grad()
+def dpm_solver_pp(model, x: torch.Tensor, ts, schedule: Schedule,
+                  generator: torch.Generator | None = None) -> Iterator[Step]:
+    """DPM-Solver++(2M), Lu et al. 2022 ("DPM-Solver++", Algorithm 2): the probability-flow ODE in
+    lambda = log(alpha / sigma), its linear part solved exactly, the data prediction x0 extrapolated:
+    x_s = (sigma_s / sigma_t) x_t + alpha_s (1 - e^-h) D,  h = lambda_s - lambda_t,  r = h_prev / h,
+    D = (1 + 1/(2r)) x0_t - 1/(2r) x0_prev: second order with ONE model call per step, because the
+    previous step's x0 is reused. D = x0_t (first order, which is DDIM) on the first step, with no
+    previous call, and on a step to sigma = 0 (lambda = +inf, h = inf: x_s = alpha_s x0_t), as the
+    paper's code does. NFE = steps. Deterministic: generator is unused."""
+    ts, t64 = _grid(ts, x, schedule, "dpm_solver_pp")
+    alpha64, sigma64 = schedule.alpha(t64), schedule.sigma(t64)  # (steps + 1,) each
+    lam = 0.5 * schedule.log_snr(t64)  # lambda = log(alpha / sigma) is HALF the log-SNR; +inf at sigma = 0
+    h = lam[1:] - lam[:-1]  # (steps,) > 0, the step in lambda
+    # 1 / (2r) = h / (2 h_prev) on each step that has a previous call; 0 means a first-order step.
+    half_inv_r = torch.zeros_like(h)  # (steps,)
+    half_inv_r[1:] = h[1:] / (2 * h[:-1])
+    half_inv_r[torch.isinf(h)] = 0.0  # the step to sigma = 0: first order
+    ratio = sigma64[1:] / sigma64[:-1]  # (steps,) sigma_s / sigma_t: 0 on a step to sigma = 0
+    coef = alpha64[1:] * -torch.expm1(-h)  # (steps,) alpha_s (1 - e^-h): alpha_s where h = inf
+    second = (half_inv_r > 0).tolist()  # plain bools: no tensor comparison inside the loop
+    ratio, coef, extra = _on(ratio, x), _on(coef, x), _on(half_inv_r, x)
+    x0_prev = None
+    for i in range(len(ts) - 1):
+        pred = predict(model, x, ts[i])
+        d = pred.x0  # (B, ...) first order: D = x0_t
+        if second[i]:  # second order: D = (1 + 1/(2r)) x0_t - 1/(2r) x0_prev, rearranged
+            d = pred.x0 + extra[i] * (pred.x0 - x0_prev)
+        x = ratio[i] * x + coef[i] * d  # the linear part exactly, the x0 part to second order
+        x0_prev = pred.x0
+        yield Step(t=t64[i + 1].item(), x=x, x0=pred.x0)
 
 
 # ---- the reverse SDE (Song et al. 2021) ---------------------------------------------------------
@@ -350,6 +387,6 @@ def predictor_corrector(model, x: torch.Tensor, ts, schedule: Schedule, snr: flo
 
 # Every diffusion sampler by name, all called as sampler(model, x, ts, schedule, generator=...).
 SAMPLERS: dict[str, Callable[..., Iterator[Step]]] = {
-    "ddpm": ddpm, "ddim": ddim, "euler": euler, "heun": heun,
+    "ddpm": ddpm, "ddim": ddim, "euler": euler, "heun": heun, "dpm_solver_pp": dpm_solver_pp,
     "euler_maruyama": euler_maruyama, "predictor_corrector": predictor_corrector,
 }

@@ -1,7 +1,8 @@
-"""Toy data with known truth: Gaussian mixtures (exact density and score at every noise level),
-two-pixel images, and 2-D shapes (moons, spirals, checkerboard)."""
+"""Toy data with known truth: Gaussian mixtures (exact density and score at every noise level), a
+labelled one for guidance, two-pixel images, and 2-D shapes (moons, spirals, checkerboard)."""
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -127,6 +128,22 @@ def two_modes(distance: float = 6.0, std: float = 0.5, weights=(0.8, 0.2)) -> Ga
     """Two well separated round Gaussians on the x axis, unequal weights (0.8 left, 0.2 right)."""
     means = torch.tensor([[-distance / 2, 0.0], [distance / 2, 0.0]])
     return GaussianMixture(means, torch.full((2,), std), torch.tensor(weights))
+
+
+class LabelledMixture(NamedTuple):
+    """A Gaussian mixture whose components carry class labels: labels[k] is component k's class."""
+
+    gm: GaussianMixture
+    labels: torch.Tensor  # (K,) long, classes 0..C-1
+
+
+def labelled_mixture(std: float = 0.6, radius: float = 1.4) -> LabelledMixture:
+    """Three overlapping round Gaussians on a triangle, one class each (0 lower left, 1 lower right,
+    2 top): close enough that p(y | x) is uncertain between them, where guidance acts. On it guided
+    DDPM and DDIM at w > 1 draw neither p(x|y)^w p(x)^(1-w) nor the same law (Bradley & Nakkiran 2024)."""
+    angles = torch.tensor([210.0, 330.0, 90.0]) * (math.pi / 180)  # lower left, lower right, top
+    means = radius * torch.stack([angles.cos(), angles.sin()], dim=1)  # (3, 2)
+    return LabelledMixture(GaussianMixture(means, torch.full((3,), std)), torch.arange(3))
 
 
 # --- Two-pixel images ----------------------------------------------------------------------------

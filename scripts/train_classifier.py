@@ -2,11 +2,16 @@
 
     python scripts/train_classifier.py             # both: data/classifier8.pt and data/classifier28.pt
     python scripts/train_classifier.py --size 28   # one of them
+    python scripts/train_classifier.py --noisy     # the noise-aware ones: data/noisy_classifier{8,28}.pt
 
 Each is trained with minidiff.train on the train split of minidiff.data.load_digits (images shifted
 by a pixel or two at random: handwriting is never centred exactly), with a fixed seed, then its EMA
 weights are measured on the test split, which training never sees. The numbers (held-out accuracy,
 steps, seconds) are stored in the checkpoint's meta; copy them into data/CHECKPOINTS.md.
+
+--noisy trains NoisyDigitClassifier, the classifier of classifier guidance (Dhariwal & Nichol 2021):
+on x_t = alpha(t) x0 + sigma(t) eps under VPLinear() (the shipped DDPMs' schedule), t ~ U(0, 1),
+scored on the test split at several t (with fixed noise, so the numbers repeat).
 """
 
 import argparse
@@ -24,12 +29,22 @@ import minidiff  # noqa: E402
 from minidiff import train  # noqa: E402
 from minidiff.data import DATA_DIR, load_digits  # noqa: E402
 from minidiff.metrics.classifier import classifier_accuracy  # noqa: E402
-from minidiff.nets.classifier import DigitClassifier  # noqa: E402
+from minidiff.metrics.guidance import accuracy_over_t  # noqa: E402
+from minidiff.nets.classifier import DigitClassifier, NoisyDigitClassifier  # noqa: E402
+from minidiff.schedules import VPLinear  # noqa: E402
 
 RECIPES = {
     8: dict(channels=(32, 64), feat_dim=64, dropout=0.3, shift=1, steps=3000, batch_size=128, lr=1e-3, seed=0),
     28: dict(channels=(16, 32, 64), feat_dim=64, dropout=0.3, shift=2, steps=4000, batch_size=128, lr=1e-3, seed=0),
 }
+
+# Noise-aware: fewer steps would do for clean images, but every t must be learned; sizes kept small
+# so each trains in minutes on one thread.
+NOISY_RECIPES = {
+    8: dict(channels=(32, 64), feat_dim=64, time_dim=32, shift=1, steps=6000, batch_size=128, lr=1e-3, seed=0),
+    28: dict(channels=(16, 32, 64), feat_dim=64, time_dim=32, shift=2, steps=4000, batch_size=64, lr=1e-3, seed=0),
+}
+REPORT_TIMES = (0.0, 0.25, 0.5, 0.75, 0.9)
 
 
 def random_shift(x: torch.Tensor, pixels: int, generator: torch.Generator | None) -> torch.Tensor:
@@ -70,17 +85,59 @@ def train_classifier(size: int) -> tuple[DigitClassifier, dict]:
     return model, meta
 
 
+def train_noisy_classifier(size: int) -> tuple[NoisyDigitClassifier, dict]:
+    r = NOISY_RECIPES[size]
+    g = minidiff.seed_all(r["seed"])
+    schedule = VPLinear()
+    x, labels = load_digits(size, "train")  # (N, 1, H, W) in [-1, 1], (N,)
+    net = NoisyDigitClassifier(size, r["channels"], r["feat_dim"], r["time_dim"])
+
+    def batches(generator):
+        index = torch.randint(len(x), (r["batch_size"],), generator=generator)
+        return random_shift(x[index], r["shift"], generator), labels[index]
+
+    def loss_fn(model, batch, generator=None):
+        x0, y = batch
+        t = torch.rand(len(x0), generator=generator)  # (B,) uniform over the whole clock
+        eps = torch.randn(x0.shape, generator=generator)
+        a, s = schedule.alpha(t)[:, None, None, None], schedule.sigma(t)[:, None, None, None]
+        return F.cross_entropy(model(a * x0 + s * eps, t), y)  # x_t = alpha x0 + sigma eps
+
+    history = train.train(net, loss_fn, batches, steps=r["steps"], lr=r["lr"], batch_size=r["batch_size"],
+                          ema=0.999, generator=g, desc=f"noisy_classifier{size}")
+    model = history.ema
+    x_test, y_test = load_digits(size, "test")
+    acc = accuracy_over_t(model, size, REPORT_TIMES, generator=torch.Generator().manual_seed(0))
+    meta = dict(size=size, steps=r["steps"], batch_size=r["batch_size"], lr=r["lr"], ema=0.999,
+                shift=r["shift"], seed=r["seed"], seconds=round(history.seconds, 1),
+                threads=torch.get_num_threads(), schedule=schedule.config, times=list(REPORT_TIMES),
+                test_accuracy_over_t=[round(a, 4) for a in acc], n_test=len(y_test),
+                command=f"python scripts/train_classifier.py --noisy --size {size}")
+    return model, meta
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, choices=sorted(RECIPES), action="append",
                         help="8 or 28 (default: both)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1: small convolutions gain nothing from more on 2 cores)")
+    parser.add_argument("--noisy", action="store_true",
+                        help="train the noise-aware classifiers (for classifier guidance) instead")
     parser.add_argument("--out-dir", type=Path, default=DATA_DIR)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     for size in args.size or sorted(RECIPES):
         start = time.perf_counter()
+        if args.noisy:
+            model, meta = train_noisy_classifier(size)
+            path = args.out_dir / f"noisy_classifier{size}.pt"
+            train.save(path, model, **meta)
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            scores = ", ".join(f"t={t:g}: {a:.3f}" for t, a in zip(meta["times"], meta["test_accuracy_over_t"]))
+            print(f"{path.name}: held-out accuracy {scores} on {meta['n_test']} test images; {meta['steps']} steps "
+                  f"in {meta['seconds']:.0f} s, {path.stat().st_size:,} bytes, sha256 {digest}")
+            continue
         model, meta = train_classifier(size)
         path = args.out_dir / f"classifier{size}.pt"
         train.save(path, model, **meta)

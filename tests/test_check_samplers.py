@@ -1,5 +1,7 @@
 """Lesson 08's checkers: the right answer passes, typical mistakes are named, a stub is 'not attempted'."""
 
+import math
+
 import pytest
 
 from minidiff import check
@@ -75,3 +77,39 @@ def test_ode_drift(wrong, words):
     fb = check.ode_drift(wrong)
     assert fb.status == "wrong" and words in fb.message, fb
     assert check.ode_drift(todo).status == "not attempted"
+
+
+# --- one DPM-Solver++(2M) update ------------------------------------------------------------------
+
+def dpm_right(x, x0, x0_prev, alpha_prev, sigma_prev, alpha, sigma, alpha_next, sigma_next):
+    lam_prev, lam, lam_next = (math.log(a / s) for a, s in
+                               ((alpha_prev, sigma_prev), (alpha, sigma), (alpha_next, sigma_next)))
+    h, r = lam_next - lam, (lam - lam_prev) / (lam_next - lam)
+    d = (1 + 1 / (2 * r)) * x0 - 1 / (2 * r) * x0_prev
+    return sigma_next / sigma * x + alpha_next * (1 - math.exp(-h)) * d
+
+
+def dpm_with(first_order=False, flip_r=False, log_snr=False, sign=1.0):
+    def step(x, x0, x0_prev, alpha_prev, sigma_prev, alpha, sigma, alpha_next, sigma_next):
+        k = 2 if log_snr else 1  # log-SNR is twice lambda
+        lam_prev, lam, lam_next = (k * math.log(a / s) for a, s in
+                                   ((alpha_prev, sigma_prev), (alpha, sigma), (alpha_next, sigma_next)))
+        h, r = lam_next - lam, (lam - lam_prev) / (lam_next - lam)
+        r = 1 / r if flip_r else r
+        d = x0 if first_order else (1 + 1 / (2 * r)) * x0 - 1 / (2 * r) * x0_prev
+        return sigma_next / sigma * x + sign * alpha_next * (1 - math.exp(-h)) * d
+    return step
+
+
+@pytest.mark.parametrize("wrong,words", [
+    (dpm_with(first_order=True), "first-order"),
+    (dpm_with(flip_r=True), "h_prev / h"),
+    (dpm_with(log_snr=True), "half the log-SNR"),
+    (dpm_with(sign=-1.0), "sign"),
+    (lambda x, x0, x0p, *rest: dpm_right(x, x0p, x0, *rest), "larger weight"),
+])
+def test_dpm_solver_pp_step(wrong, words):
+    assert check.dpm_solver_pp_step(dpm_right).status == "correct"
+    fb = check.dpm_solver_pp_step(wrong)
+    assert fb.status == "wrong" and words in fb.message, fb
+    assert check.dpm_solver_pp_step(todo).status == "not attempted"

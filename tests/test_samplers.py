@@ -142,7 +142,8 @@ def test_counted_calls():
     schedule = schedules.VPLinear()
     ts = schedules.karras_grid(6, schedule)  # ends at t = 0: the two-call samplers skip the last second call
     x = torch.randn(10, 2, generator=gen(6))
-    expected = {"ddpm": 6, "ddim": 6, "euler": 6, "euler_maruyama": 6, "heun": 11, "predictor_corrector": 11}
+    expected = {"ddpm": 6, "ddim": 6, "euler": 6, "euler_maruyama": 6, "heun": 11, "predictor_corrector": 11,
+                "dpm_solver_pp": 6}
     for name, calls in expected.items():
         model = samplers.CountCalls(exact.mixture_denoiser(toy.ring(), schedule))
         run(SAMPLERS[name](model, x, ts, schedule, generator=gen(7)))

@@ -17,9 +17,9 @@ __all__ += ["brownian_step", "drop_spread", "ou_reverse_step", "ou_sample"]
 from .schedules import alpha_bar_from_betas, q_sample_by_hand, snr_crossing
 
 __all__ += ["alpha_bar_from_betas", "q_sample_by_hand", "snr_crossing"]
-from .samplers import ddim_step, heun_step, ode_drift
+from .samplers import ddim_step, dpm_solver_pp_step, heun_step, ode_drift
 
-__all__ += ["ddim_step", "heun_step", "ode_drift"]
+__all__ += ["ddim_step", "dpm_solver_pp_step", "heun_step", "ode_drift"]
 from .scores import (annealed_step_sizes, eps_to_score, gaussian_score, langevin_step,
                      noised_gaussian_score)
 
@@ -37,3 +37,6 @@ from .measures import fewest_ddim_steps, fewest_ddpm_steps, langevin_step_size, 
 
 __all__ += ["doubling_time", "fewest_steps_to_noise", "mass_left_darker", "merge_level", "same_numbers",
             "fewest_ddim_steps", "fewest_ddpm_steps", "langevin_step_size", "worst_score_level"]
+from .guidance import cfg_combination, closest_to_real_w, guided_eps, ho_salimans_to_scale
+
+__all__ += ["cfg_combination", "closest_to_real_w", "guided_eps", "ho_salimans_to_scale"]

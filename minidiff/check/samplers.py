@@ -1,4 +1,7 @@
-"""Checkers for lesson 08 (fast samplers): one DDIM step, one Heun step, the probability-flow drift."""
+"""Checkers for lesson 08 (fast samplers): one DDIM step, one Heun step, the probability-flow drift,
+one DPM-Solver++(2M) update."""
+
+import math
 
 import torch
 
@@ -122,3 +125,52 @@ DRIFT_MISTAKES = [
 def ode_drift(fn) -> Feedback:
     """fn(x, score, f, g) -> dx/dt of the probability-flow ODE for the SDE dx = f x dt + g dw."""
     return check_function("probability-flow drift", fn, DRIFT_CASES, _drift, DRIFT_MISTAKES)
+
+
+# --- one DPM-Solver++(2M) update (Lu et al. 2022, Algorithm 2) ------------------------------------
+
+def _vp(t: float) -> tuple[float, float]:
+    """alpha(t), sigma(t) of the linear VP schedule (beta from 0.1 to 20), as plain numbers."""
+    c = 0.1 * t + 0.5 * t**2 * (20.0 - 0.1)  # the integral of beta from 0 to t
+    return math.exp(-0.5 * c), math.sqrt(-math.expm1(-c))
+
+
+def _dpm_pp(x, x0, x0_prev, alpha_prev, sigma_prev, alpha, sigma, alpha_next, sigma_next, log=torch.log,
+            order=2, flip_r=False, sign=1.0):
+    def lam(a, s):  # lambda = log(alpha / sigma) (or, for the mistake, whatever `log` makes of it)
+        return log(torch.tensor(a / s, dtype=torch.float64))
+
+    h_prev, h = lam(alpha, sigma) - lam(alpha_prev, sigma_prev), lam(alpha_next, sigma_next) - lam(alpha, sigma)
+    r = h / h_prev if flip_r else h_prev / h
+    d = x0 if order == 1 else (1 + 1 / (2 * r)) * x0 - 1 / (2 * r) * x0_prev
+    return sigma_next / sigma * x - sign * alpha_next * torch.expm1(-h) * d
+
+
+def _log_snr(v):
+    return 2 * torch.log(v)  # log(alpha^2 / sigma^2): twice lambda
+
+
+def _dpm_case(seed: int, times) -> tuple:
+    (ap, sp), (a, s), (an, sn) = (_vp(t) for t in times)
+    return (_points(seed), _points(seed + 1), _points(seed + 2), ap, sp, a, s, an, sn)
+
+
+DPM_CASES = [_dpm_case(20, (0.7, 0.5, 0.4)), _dpm_case(23, (0.5, 0.3, 0.25)), _dpm_case(26, (0.3, 0.15, 0.05))]
+DPM_MISTAKES = [
+    Mistake("that is the first-order step (DDIM): use D = (1 + 1/(2r)) x0 - 1/(2r) x0_prev, the previous "
+            "call's x0 extrapolated, with r = h_prev / h.", lambda *a: _dpm_pp(*a, order=1)),
+    Mistake("r is the ratio h_prev / h (the previous step's length in lambda over this one's), not h / h_prev.",
+            lambda *a: _dpm_pp(*a, flip_r=True)),
+    Mistake("lambda = log(alpha / sigma), half the log-SNR log(alpha^2 / sigma^2): your h is twice too long.",
+            lambda *a: _dpm_pp(*a, log=_log_snr)),
+    Mistake("the data term is + alpha_next (1 - e^-h) D: it pulls x towards D (check the sign of expm1(-h)).",
+            lambda *a: _dpm_pp(*a, sign=-1.0)),
+    Mistake("the extrapolation is D = (1 + 1/(2r)) x0 - 1/(2r) x0_prev: the newest x0 gets the larger weight.",
+            lambda x, x0, x0p, *rest: _dpm_pp(x, x0p, x0, *rest)),
+]
+
+
+def dpm_solver_pp_step(fn) -> Feedback:
+    """fn(x, x0, x0_prev, alpha_prev, sigma_prev, alpha, sigma, alpha_next, sigma_next) -> x_next:
+    one second-order DPM-Solver++(2M) update from t to the next time, x0_prev from the previous time."""
+    return check_function("one DPM-Solver++(2M) update", fn, DPM_CASES, _dpm_pp, DPM_MISTAKES)

@@ -8,8 +8,10 @@ from .distances import energy_distance, mmd, sliced_wasserstein
 from .floor import FloorUnits, in_floor_units, noise_floor
 from .curves import crossing
 from .digits import digit_quality
+from .guidance import accuracy_over_t, empirical_log_posterior, gradient_agreement, guidance_scores
 
 __all__ = ["class_histogram", "classifier_accuracy", "classifier_features", "frechet_distance",
            "frechet_floor", "gaussian_frechet", "histogram_entropy", "load_classifier", "predict",
            "energy_distance", "mmd", "sliced_wasserstein",
-           "FloorUnits", "in_floor_units", "noise_floor", "digit_quality", "crossing"]
+           "FloorUnits", "in_floor_units", "noise_floor", "digit_quality", "crossing",
+           "accuracy_over_t", "empirical_log_posterior", "gradient_agreement", "guidance_scores"]

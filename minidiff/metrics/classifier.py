@@ -5,6 +5,9 @@ and the Frechet distance between classifier features (Heusel et al. 2017) with i
     real, fake = classifier_features(x_real, clf), classifier_features(samples, clf)
     frechet_distance(fake, real), frechet_floor(real_pool, len(real))   # compare the two
     histogram_entropy(class_histogram(samples, clf)) / math.log(10)     # 1 = every digit equally often
+
+load_classifier(size, noisy=True) gives the noise-aware classifier clf(x_t, t) of classifier guidance
+(data/noisy_classifier{size}.pt); guidance.py measures guided samples and noisy-digit reading.
 """
 
 import statistics
@@ -12,20 +15,23 @@ import statistics
 import torch
 
 from ..data import DATA_DIR
-from ..nets.classifier import DigitClassifier
+from ..nets.classifier import DigitClassifier, NoisyDigitClassifier
 
 
-def load_classifier(size: int, device=None) -> DigitClassifier:
-    """The shipped classifier for 8x8 or 28x28 digits (data/classifier{size}.pt), in eval mode."""
+def load_classifier(size: int, device=None, noisy: bool = False) -> DigitClassifier | NoisyDigitClassifier:
+    """The shipped classifier for 8x8 or 28x28 digits (data/classifier{size}.pt), in eval mode; with
+    noisy=True the noise-aware one for classifier guidance, clf(x_t, t) (data/noisy_classifier{size}.pt)."""
     from ..train import load  # the one checkpoint reader; imported here to keep this module light
 
-    path = DATA_DIR / f"classifier{size}.pt"
     if size not in (8, 28):
         raise ValueError(f"load_classifier: size must be 8 or 28, got {size!r}")
+    cls = NoisyDigitClassifier if noisy else DigitClassifier
+    path = DATA_DIR / (f"noisy_classifier{size}.pt" if noisy else f"classifier{size}.pt")
     if not path.exists():
+        flag = " --noisy" if noisy else ""
         raise FileNotFoundError(f"load_classifier: {path} is missing; it ships with the course "
-                                f"(remake it with `python scripts/train_classifier.py --size {size}`)")
-    return load(path, DigitClassifier).to(device).eval().requires_grad_(False)
+                                f"(remake it with `python scripts/train_classifier.py{flag} --size {size}`)")
+    return load(path, cls).to(device).eval().requires_grad_(False)
 
 
 def check_images(images, where: str) -> None:

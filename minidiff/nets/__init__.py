@@ -5,8 +5,8 @@ Every network is called as `net(x, t)` with x a batch and t a (B,) tensor of tim
 
 from .embed import TimeEmbedding
 from .mlp import MLP
-from .classifier import DigitClassifier
+from .classifier import DigitClassifier, NoisyDigitClassifier
 from .unet import UNet, count_parameters, unet_preset
 
-__all__ = ["TimeEmbedding", "MLP", "UNet", "unet_preset", "count_parameters", "DigitClassifier"]
+__all__ = ["TimeEmbedding", "MLP", "UNet", "unet_preset", "count_parameters", "DigitClassifier", "NoisyDigitClassifier"]
 # Each network lives in its own submodule and is re-exported here.

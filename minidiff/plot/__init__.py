@@ -35,3 +35,8 @@ from .ddpm import (chain_figure, class_histogram_figure, ddpm_samples_figure, dd
 
 __all__ += ["chain_figure", "class_histogram_figure", "ddpm_samples_figure", "ddpm_step_figure",
             "denoising_trajectory", "draw_batch", "loss_curve_figure", "reverse_kernel_figure"]
+from .guidance import (class_clouds, digit_rows, distance_vs_w, guided_digits, over_t, powered_panels,
+                       powered_rows, tradeoff)
+
+__all__ += ["class_clouds", "digit_rows", "distance_vs_w", "guided_digits", "over_t", "powered_panels",
+            "powered_rows", "tradeoff"]

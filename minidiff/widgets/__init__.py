@@ -17,3 +17,6 @@ from .sampling import ddpm_step_explorer, steps_explorer
 __all__ += ["cursor_explorer", "grey_level_explorer", "ink_slider", "schedule_explorer", "langevin_explorer",
             "langevin_snapshot", "noise_level_explorer", "score_error_explorer", "ddpm_step_explorer",
             "steps_explorer"]
+from .guidance import cfg_explorer, powered_explorer
+
+__all__ += ["cfg_explorer", "powered_explorer"]
