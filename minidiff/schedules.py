@@ -402,6 +402,13 @@ def uniform_grid(n: int, t_max: float = 1.0, t_min: float = 0.0) -> torch.Tensor
     return torch.tensor([float(hi + (lo - hi) * Fraction(i, n)) for i in range(n + 1)], dtype=torch.float64)
 
 
+def log_snr_grid(n: int, schedule: Schedule, sigma_min: float = 0.05, sigma_max: float = 80.0) -> torch.Tensor:
+    """n steps whose noise levels sigma / alpha are evenly spaced in log (so in the log-SNR, 2 lambda)
+    from sigma_max to sigma_min, then t = 0: the 'logSNR' grid of DPM-Solver (Lu et al. 2022,
+    section 3.3), which suits solvers that step in lambda. It is karras_grid's rho -> infinity limit."""
+    return karras_grid(n, schedule, sigma_min, sigma_max, rho=math.inf)
+
+
 def karras_grid(n: int, schedule: Schedule, sigma_min: float = 0.002, sigma_max: float = 80.0,
                 rho: float = 7.0) -> torch.Tensor:
     """Decreasing times in [0, 1], n + 1 of them (n steps), the last t = 0, placed so that the noise
@@ -414,8 +421,8 @@ def karras_grid(n: int, schedule: Schedule, sigma_min: float = 0.002, sigma_max:
     """
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"karras_grid: n (the number of steps) must be an int >= 1, got {n!r}")
-    if rho <= 0:
-        raise ValueError(f"karras_grid: rho must be > 0, got {rho}")
+    if not rho > 0:
+        raise ValueError(f"karras_grid: rho must be > 0 (math.inf: log-uniform levels), got {rho}")
     ends = torch.exp(-0.5 * schedule.log_snr(torch.tensor([0.0, 1.0], dtype=torch.float64)))
     lo, hi = max(sigma_min, ends[0].item()), min(sigma_max, ends[1].item())
     if not 0 < lo < hi:
@@ -424,7 +431,10 @@ def karras_grid(n: int, schedule: Schedule, sigma_min: float = 0.002, sigma_max:
     reaches_start = lo <= ends[0].item()
     steps = n if reaches_start else n - 1
     i = torch.arange(steps + 1, dtype=torch.float64) / max(steps, 1)
-    levels = (hi ** (1 / rho) + i * (lo ** (1 / rho) - hi ** (1 / rho))) ** rho  # (steps + 1,)
+    if math.isinf(rho):  # the limit rho -> inf: geometric levels, i.e. evenly spaced in log-SNR
+        levels = torch.exp(math.log(hi) + i * (math.log(lo) - math.log(hi)))  # (steps + 1,)
+    else:
+        levels = (hi ** (1 / rho) + i * (lo ** (1 / rho) - hi ** (1 / rho))) ** rho  # (steps + 1,)
     ts = schedule.t_from_log_snr(-2 * levels.log())
     if reaches_start:
         ts[-1] = 0.0  # the level at t = 0 itself
