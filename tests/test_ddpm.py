@@ -180,7 +180,7 @@ def test_shipped_checkpoints_describe_themselves():
         model = pretrained.load_ddpm(name)
         assert isinstance(model, Denoiser) and not any(p.requires_grad for p in model.parameters())
         # the file knows the whole Denoiser: schedule, target, clip and image shape
-        size = SHIPPED[name]["size"]
+        size = pretrained.recipe(name)["size"]
         assert model.config == dict(schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
                                     target="eps", clip=1.0, sample_shape=[1, size, size])
     with pytest.raises(ValueError, match="unknown DDPM"):

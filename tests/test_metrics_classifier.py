@@ -42,7 +42,8 @@ def test_shipped_classifier_is_accurate_on_held_out_digits(device, size):
 
 
 @pytest.mark.parametrize("name", ["classifier8.pt", "classifier28.pt", "ddpm8.pt", "ddpm28.pt",
-                                  "noisy_classifier8.pt", "noisy_classifier28.pt"])
+                                  "noisy_classifier8.pt", "noisy_classifier28.pt", "ddpm8_cond.pt",
+                                  "ddpm28_cond.pt"])
 def test_shipped_file_matches_its_recorded_sha256(name):
     digest = hashlib.sha256((DATA_DIR / name).read_bytes()).hexdigest()
     assert f"{digest}  {name}" in (DATA_DIR / "CHECKPOINTS.md").read_text()
