@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ._core import figure
+from ._core import cloud_panel, figure
 from .ddpm import draw_batch
 
 COLOURS = {"ddpm": "tab:blue", "ddim": "tab:orange", "noisy": "tab:green", "clean": "tab:red",
@@ -50,17 +50,8 @@ def powered_panels(density, samples: dict, lim: float, titles: dict | None = Non
     axes = np.atleast_1d(axes)
     _density_panel(axes[0], density, lim, density_title)
     for ax, (name, x) in zip(axes[1:], samples.items()):
-        if background is not None:
-            b = _np(background)
-            ax.scatter(b[:, 0], b[:, 1], s=2, c="lightgray", lw=0)
-        p = _np(x)
-        ax.scatter(p[:, 0], p[:, 1], s=2, c=COLOURS.get(name.split()[0], "tab:blue"), alpha=0.5, lw=0)
-        ax.set_xlim(-lim, lim)
-        ax.set_ylim(-lim, lim)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(titles[name] if titles else name, fontsize=9)
+        cloud_panel(ax, x, lim, COLOURS.get(name.split()[0], "tab:blue"), alpha=0.5, background=background,
+                    title=titles[name] if titles else name)
     return fig
 
 
@@ -73,17 +64,8 @@ def powered_rows(densities: dict, samples: dict, lim: float, background=None):
     for row, w in zip(axes, ws):
         _density_panel(row[0], densities[w], lim, f"target, w = {w:g}")
         for ax, name in zip(row[1:], names):
-            if background is not None:
-                b = _np(background)
-                ax.scatter(b[:, 0], b[:, 1], s=2, c="lightgray", lw=0)
-            p = _np(samples[w][name])
-            ax.scatter(p[:, 0], p[:, 1], s=2, c=COLOURS.get(name, "tab:blue"), alpha=0.5, lw=0)
-            ax.set_xlim(-lim, lim)
-            ax.set_ylim(-lim, lim)
-            ax.set_aspect("equal")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(f"{name}, w = {w:g}", fontsize=9)
+            cloud_panel(ax, samples[w][name], lim, COLOURS.get(name, "tab:blue"), alpha=0.5,
+                        background=background, title=f"{name}, w = {w:g}")
     return fig
 
 

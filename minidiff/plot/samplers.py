@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-from ._core import figure
+from ._core import cloud_panel, figure
 
 COLOURS = {"ddpm": "tab:blue", "ddim": "tab:orange", "euler": "tab:orange", "heun": "tab:green",
            "euler_maruyama": "tab:red", "predictor_corrector": "tab:purple"}
@@ -44,21 +44,12 @@ def sample_panels(samples: dict, truth: torch.Tensor | None = None, lim: float =
     fig, axes = figure(1, len(samples), size=2.8)
     axes = np.atleast_1d(axes)
     for ax, (name, x) in zip(axes, samples.items()):
-        if truth is not None:
-            tr = _np(truth)
-            ax.scatter(tr[:, 0], tr[:, 1], s=2, c="lightgray", lw=0)
-        p = _np(x)
-        ax.scatter(p[:, 0], p[:, 1], s=2, c=COLOURS.get(name.split()[0], "tab:blue"), alpha=0.6, lw=0)
+        p = cloud_panel(ax, x, lim, COLOURS.get(name.split()[0], "tab:blue"), background=truth,
+                        title=titles[name] if titles else name)
         outside = int((np.abs(p) > lim).any(axis=1).sum())  # say so when points fly off the picture
         if outside:
             ax.text(0.5, 0.02, f"{outside} of {len(p)} points off the frame", transform=ax.transAxes,
                     ha="center", fontsize=8, color="tab:red")
-        ax.set_xlim(-lim, lim)
-        ax.set_ylim(-lim, lim)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(titles[name] if titles else name, fontsize=9)
     return fig
 
 
