@@ -12,13 +12,14 @@ PORT   ?= 8888
 # keeps torch's default. Override with `make test OMP_NUM_THREADS=2`.
 OMP_NUM_THREADS ?= 1
 
-.PHONY: lab test course bench clean help
+.PHONY: lab test course bench hooks clean help
 
 help:
-	@echo "make lab     open the course in JupyterLab (creates .venv on first use)"
+	@echo "make lab     open your copy of the lessons (lab/) in JupyterLab (creates .venv on first use)"
 	@echo "make test    run every unit test and every notebook in fast mode"
 	@echo "make course  run every notebook in full mode and write HTML to build/course/"
 	@echo "make bench   run the speed and quality benchmarks"
+	@echo "make hooks   (contributors) strip notebook outputs automatically on git add and commit"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "minidiff needs Python 3.11 or newer, found " + sys.version.split()[0]'
@@ -33,8 +34,17 @@ $(STAMP): pyproject.toml constraints.txt
 # Jupyter refuses to run as root unless told to (containers and CI machines often are root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# The lab opens the learner's own copy of the lessons, lab/ (git-ignored): edits and autosaved outputs
+# stay there, so `make test` (which checks notebooks/) and `git pull` never trip over them.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.port=$(PORT) $(ROOT_FLAG) $(LAB_FLAGS) notebooks/00_start_here.ipynb
+	$(BIN)/python scripts/working_copy.py
+	$(BIN)/jupyter lab --ServerApp.port=$(PORT) $(ROOT_FLAG) $(LAB_FLAGS) lab/00_start_here.ipynb
+
+# For contributors editing notebooks/ itself: git stores them without outputs whatever JupyterLab saved.
+hooks: $(STAMP)
+	git config filter.strip-outputs.clean "$(abspath $(BIN))/python scripts/strip_outputs.py"
+	git config filter.strip-outputs.smudge cat
+	@echo "notebooks/*.ipynb are now stored without outputs (see .gitattributes)"
 
 test: $(STAMP)
 	OMP_NUM_THREADS=$(OMP_NUM_THREADS) MINIDIFF_FAST=1 $(BIN)/python -m pytest

@@ -4,8 +4,8 @@ Submodules load on first use (`minidiff.toy`, `minidiff.plot`, ...), so `import 
 stays quick and pulls in neither matplotlib nor ipywidgets.
 
 Layers, bottom to top; a module imports only from its own layer or below (tests/test_layers.py):
-runtime; schedules, params, toy, data; forward, losses, nets, exact; samplers, sde, ink, likelihood,
-train, metrics; pretrained, nfe; plot (figures from tensors it is given); widgets (sliders); check.
+runtime; schedules, params, toy, data, scenes; forward, losses, nets, exact, text; samplers, sde, ink,
+likelihood, guidance, train, metrics; pretrained, nfe, text2image; plot (figures from tensors it is given); widgets (sliders); check.
 """
 
 import importlib

@@ -83,21 +83,24 @@ class ClassifierFree(nn.Module):
 
     model: a params.Denoiser whose net takes (x, t, cond) and has `num_classes` (the null label is
     num_classes); cond: one int for the whole batch, a (B,) tensor of labels, or None (unconditional:
-    then w does not matter). Each call is ONE network call on a batch of 2B: the conditional half and
+    then w does not matter). For a caption model (a net with `null_cond`, nets.TextUNet) cond is word
+    ids, one caption (L,) or one per sample (B, L), and the null half gets the empty caption. Each call is ONE network call on a batch of 2B: the conditional half and
     the null half together. The combination is made on the raw eps; the model's clip, if any, is then
     applied once to the guided x0. Ho & Salimans' w' is ho_salimans_w(w); diffusers' guidance_scale is w.
     """
 
     def __init__(self, model: Denoiser, cond, w: float):
         super().__init__()
-        num_classes = getattr(getattr(model, "net", None), "num_classes", None)
-        if not isinstance(model, Denoiser) or not num_classes:
+        net = getattr(model, "net", None)
+        num_classes = getattr(net, "num_classes", None)
+        self.text = callable(getattr(net, "null_cond", None))  # a caption model: cond is word ids (B, L)
+        if not isinstance(model, Denoiser) or not (num_classes or self.text):
             raise ValueError("ClassifierFree: model must be a params.Denoiser whose net takes class labels "
                              "(net.num_classes set, e.g. nets.UNet(..., num_classes=10) or "
-                             "exact.conditional_mixture_denoiser); got "
-                             f"{type(model).__name__} with net.num_classes = {num_classes}")
+                             "exact.conditional_mixture_denoiser) or captions (net.null_cond, e.g. "
+                             f"nets.TextUNet); got {type(model).__name__} with net.num_classes = {num_classes}")
         self.model, self.cond, self.w = model, cond, _weight(w, "w", "ClassifierFree")
-        self.num_classes = int(num_classes)
+        self.num_classes = int(num_classes) if num_classes else None
         # The same network, unclipped: the halves are combined first, and clipped once after.
         self.raw = Denoiser(model.net, model.schedule, target=model.target)
 
@@ -105,20 +108,36 @@ class ClassifierFree(nn.Module):
     def schedule(self):
         return self.model.schedule
 
+    def _null(self, x: torch.Tensor) -> torch.Tensor:
+        if self.text:  # the empty caption
+            return self.model.net.null_cond(x.shape[0], x.device)
+        return torch.full((x.shape[0],), self.num_classes, dtype=torch.long, device=x.device)  # (B,)
+
+    def _cond(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.text:
+            return _labels(self.cond, x, self.num_classes, "ClassifierFree", "cond")  # (B,)
+        ids = torch.as_tensor(self.cond, device=x.device)
+        ids = ids.expand(x.shape[0], -1) if ids.ndim == 1 else ids  # one caption for the whole batch
+        if ids.dtype != torch.long or ids.ndim != 2 or ids.shape[0] != x.shape[0]:
+            raise ValueError(f"ClassifierFree: cond must be caption ids from a Tokenizer, one (L,) row or one "
+                             f"per sample ({x.shape[0]}, L), dtype long; got {tuple(ids.shape)} {ids.dtype}")
+        return ids
+
     def forward(self, x: torch.Tensor, t) -> Prediction:
         t = _time(t, x)  # (B,)
-        null = torch.full((x.shape[0],), self.num_classes, dtype=torch.long, device=x.device)  # (B,)
-        if self.cond is None:  # unconditional: the null label alone, one call of B
+        null = self._null(x)
+        if self.cond is None:  # unconditional: the null condition alone, one call of B
             return self.model(x, t, null)
-        cond = _labels(self.cond, x, self.num_classes, "ClassifierFree", "cond")  # (B,)
-        # One batched call: rows 0..B-1 conditional, rows B..2B-1 with the null label.
+        cond = self._cond(x)
+        # One batched call: rows 0..B-1 conditional, rows B..2B-1 with the null label or caption.
         eps = self.raw(torch.cat([x, x]), torch.cat([t, t]), torch.cat([cond, null])).eps  # (2B, ...)
         eps_cond, eps_uncond = eps.chunk(2)
         guided = cfg_eps(eps_uncond, eps_cond, self.w)  # (B, ...)
         return _clipped(guided, x, self.schedule.alpha(t), self.schedule.sigma(t), self.model.clip)
 
     def extra_repr(self) -> str:
-        return f"cond={self.cond}, w={self.w:g}"
+        cond = f"captions {tuple(self.cond.shape)}" if self.text and torch.is_tensor(self.cond) else self.cond
+        return f"cond={cond}, w={self.w:g}"
 
 
 class ClassifierGuided(nn.Module):

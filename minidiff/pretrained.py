@@ -14,13 +14,15 @@ from pathlib import Path
 import torch
 
 from .nets import MLP, DigitClassifier, NoisyDigitClassifier, UNet
+from .nets.reader import SceneReader
+from .nets.text_unet import TextUNet
 from .params import Denoiser
 from .schedules import from_config
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 # The network classes a checkpoint may name, by the class name train.save records.
-NETWORKS = {cls.__name__: cls for cls in (MLP, UNet, DigitClassifier, NoisyDigitClassifier)}
+NETWORKS = {cls.__name__: cls for cls in (MLP, UNet, DigitClassifier, NoisyDigitClassifier, TextUNet, SceneReader)}
 
 # One recipe per shipped DDPM: a U-Net preset (minidiff.nets.unet) trained with the eps loss
 # (Ho et al. 2020, eq. 14) on a digit set, VP schedule with linear beta (Ho et al.'s 1e-4 .. 0.02
@@ -126,3 +128,75 @@ def sample_digits(model: Denoiser, n: int, steps: int = 100, *, size: int | None
         x = torch.randn(b, *shape, generator=generator, device=gen_device).to(device)
         out.append(run(ddpm(model, x, uniform_grid(steps), model.schedule, generator=generator)).clamp(-1, 1))
     return torch.cat(out)
+
+
+# ---- text to image (lesson 10) ---------------------------------------------------------------------
+
+# The captioned-scene models: a TextUNet (24x24 RGB, cross-attention at 12x12 and 6x6) trained with
+# the eps loss on scenes.sample_scenes(images, data_seed, 'train'), every caption dropped to the empty
+# one with probability p_uncond (for classifier-free guidance). The twins differ only in the text
+# encoder: a transformer, or a bag of words that knows no word order. `snapshots`: keep the weights at
+# steps 500, 1000, 2000, ... (lesson 10's learning curve; only the transformer model needs them).
+_TEXT_BASE = dict(channels=[32, 64, 96], cross_levels=[1, 2], target="eps", p_uncond=0.1,
+                  schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
+                  lr=1e-3, batch_size=64, ema=0.999, seed=0, images=60_000, data_seed=0)
+TEXT_RECIPES = {
+    "scenes": dict(_TEXT_BASE, file="text2image.pt", snapshots=True,
+                   encoder=dict(kind="transformer", dim=64, heads=4, layers=2, max_len=20)),
+    "scenes_bag": dict(_TEXT_BASE, file="text2image_bag.pt", snapshots=False, encoder=dict(kind="bag", dim=64, max_len=20)),
+}
+
+
+def text_recipe(name: str) -> dict:
+    """The recipe of a shipped text-to-image model ('scenes' or 'scenes_bag')."""
+    if name not in TEXT_RECIPES:
+        raise ValueError(f"pretrained: unknown text-to-image model {name!r}; choose one of {sorted(TEXT_RECIPES)}")
+    return TEXT_RECIPES[name]
+
+
+def text_path(name: str) -> Path:
+    return DATA_DIR / text_recipe(name)["file"]
+
+
+def text_info(name: str) -> dict:
+    """What the text-to-image checkpoint says about itself: config, denoiser spec, and meta."""
+    from .train import info
+
+    return info(text_path(name))
+
+
+def snapshots_path(name: str) -> Path:
+    """Where the half-precision EMA weights at steps 500, 1000, 2000, ... of `name` are kept."""
+    return DATA_DIR / text_recipe(name)["file"].replace(".pt", "_steps.pt")
+
+
+def load_text2image(name: str = "scenes", device=None, *, path=None, step: int | None = None):
+    """(Denoiser, Tokenizer) of the shipped text-to-image model `name`; `step` picks a snapshot saved
+    during training (see `snapshot_steps`) instead of the final EMA weights."""
+    from .text import Tokenizer
+    from .train import info
+
+    path = Path(path) if path is not None else text_path(name)
+    if not path.exists():
+        raise FileNotFoundError(f"load_text2image: {path} is missing; remake it with "
+                                f"`python scripts/train_text2image.py {name}`")
+    model = load_denoiser(path, device)
+    words = info(path)["meta"]["vocabulary"]
+    tok = Tokenizer(words, max_len=model.net.config["encoder"]["max_len"])
+    if step is not None:
+        snaps = torch.load(snapshots_path(name), map_location="cpu", weights_only=True)
+        if step not in snaps["steps"]:
+            raise ValueError(f"load_text2image: no snapshot at step {step}; there are {snaps['steps']}")
+        state = snaps["states"][snaps["steps"].index(step)]
+        model.net.load_state_dict({k: v.float() for k, v in state.items()})
+    return model, tok
+
+
+def snapshot_steps(name: str = "scenes") -> list[int]:
+    """The training steps at which `name`'s weights were kept."""
+    return torch.load(snapshots_path(name), map_location="cpu", weights_only=True)["steps"]
+
+
+def load_scene_reader(device=None) -> SceneReader:
+    """The shipped attribute reader (scripts/train_reader.py), eval mode, frozen."""
+    return load_network(DATA_DIR / "scene_reader.pt", device)

@@ -1,4 +1,5 @@
-"""`make lab` serves JupyterLab with the course kernel (checked on a free local port)."""
+"""`make lab` serves JupyterLab with the course kernel and the learner's working copy of the lessons
+(checked on a free local port)."""
 
 import json
 import os
@@ -42,6 +43,12 @@ def test_make_lab_answers_on_its_port():
         specs = _get(f"http://127.0.0.1:{port}/api/kernelspecs?token={token}")
         assert specs["default"] == "python3"
         assert Path(specs["kernelspecs"]["python3"]["spec"]["argv"][0]).is_relative_to(ROOT / ".venv")
+        # it serves the learner's working copy, lab/, made from notebooks/ on first use
+        # (JupyterLab serves the folder of the file it opens: lab/, not notebooks/)
+        listing = _get(f"http://127.0.0.1:{port}/api/contents?token={token}")
+        served = {item["name"] for item in listing["content"]}
+        assert "00_start_here.ipynb" in served and (ROOT / "lab" / "00_start_here.ipynb").exists()
+        assert (ROOT / "lab" / ".origin.json").exists()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)

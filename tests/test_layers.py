@@ -11,10 +11,10 @@ PACKAGE = pathlib.Path(minidiff.__file__).parent
 # Bottom to top. A module in layer k may import from layers 0..k (its own layer only without a cycle).
 LAYERS = [
     ["runtime"],
-    ["schedules", "params", "toy", "data"],
-    ["forward", "losses", "nets", "exact"],
+    ["schedules", "params", "toy", "data", "scenes"],
+    ["forward", "losses", "nets", "exact", "text"],
     ["samplers", "sde", "ink", "likelihood", "guidance", "train", "metrics"],
-    ["pretrained", "nfe"],
+    ["pretrained", "nfe", "text2image"],
     ["plot"],
     ["widgets"],
     ["check"],

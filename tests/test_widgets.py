@@ -37,6 +37,18 @@ def test_setting_a_slider_redraws_image_and_label():
     assert ui.image.value != before and ui.label.value == "shift = 0.70"
 
 
+def test_picture_is_shown_at_its_size_and_rendered_sharper():
+    # A slider's picture is displayed at the figure's size (never stretched to the output width) and has
+    # `sharpness` times as many pixels, for high-density screens.
+    ui = widgets.FigureControls(draw, lambda shift: "", {"shift": widgets.slider("shift", 0.0, 1.0, 0.0, 0.1)},
+                                dpi=80, sharpness=2)
+    fig = draw(0.0)
+    shown = round(fig.get_size_inches()[0] * 80)
+    png_width = int.from_bytes(ui.image.value[16:20], "big")  # the IHDR chunk's width field
+    assert ui.image.layout.width == f"{shown}px"
+    assert abs(png_width - 2 * shown) <= 2
+
+
 def test_grey_level_slider_redraws():
     ui = widgets.grey_level_explorer(0)
     before = ui.image.value

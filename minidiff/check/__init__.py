@@ -40,3 +40,6 @@ __all__ += ["doubling_time", "fewest_steps_to_noise", "mass_left_darker", "merge
 from .guidance import cfg_combination, closest_to_real_w, guided_eps, ho_salimans_to_scale
 
 __all__ += ["cfg_combination", "closest_to_real_w", "guided_eps", "ho_salimans_to_scale"]
+from .text import cross_attention, swap_prediction, text_cfg, tokenise
+
+__all__ += ["cross_attention", "swap_prediction", "text_cfg", "tokenise"]

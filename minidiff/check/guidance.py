@@ -21,18 +21,23 @@ def _cfg(eps_uncond, eps_cond, w):
 
 
 CFG_CASES = [(_points(0), _points(1), 3.0), (_points(2), _points(3), 0.5), (_points(4), _points(5), 7.5)]
-CFG_MISTAKES = [
-    Mistake("eps_cond and eps_uncond are swapped: start from the unconditional eps and move by w "
-            "towards the conditional one, eps_uncond + w (eps_cond - eps_uncond).",
-            lambda eu, ec, w: ec + w * (eu - ec)),
-    Mistake("that is Ho & Salimans' convention, (1 + w) eps_cond - w eps_uncond, where w = 0 is plain "
-            "conditional; here w = 1 must give eps_cond: eps_uncond + w (eps_cond - eps_uncond).",
-            lambda eu, ec, w: (1 + w) * ec - w * eu),
-    Mistake("you left out the starting point: w (eps_cond - eps_uncond) is only the step; add it to "
-            "eps_uncond.", lambda eu, ec, w: w * (ec - eu)),
-    Mistake("w multiplies the difference eps_cond - eps_uncond, not eps_cond alone: "
-            "eps_uncond + w (eps_cond - eps_uncond).", lambda eu, ec, w: eu + w * ec),
-]
+def cfg_mistakes(uncond: str = "eps_uncond", cond: str = "eps_cond", start: str = "the unconditional eps",
+                 towards: str = "the conditional one", plain: str = "plain conditional") -> list:
+    """The typical wrong classifier-free combinations, worded with the names of a lesson's two eps."""
+    right = f"{uncond} + w ({cond} - {uncond})"
+    return [
+        Mistake(f"{cond} and {uncond} are swapped: start from {start} and move by w towards {towards}, {right}.",
+                lambda eu, ec, w: ec + w * (eu - ec)),
+        Mistake(f"that is Ho & Salimans' convention, (1 + w) {cond} - w {uncond}, where w = 0 is {plain}; "
+                f"here w = 1 must give {cond}: {right}.", lambda eu, ec, w: (1 + w) * ec - w * eu),
+        Mistake(f"you left out the starting point: w ({cond} - {uncond}) is only the step; add it to {uncond}.",
+                lambda eu, ec, w: w * (ec - eu)),
+        Mistake(f"w multiplies the difference {cond} - {uncond}, not {cond} alone: {right}.",
+                lambda eu, ec, w: eu + w * ec),
+    ]
+
+
+CFG_MISTAKES = cfg_mistakes()
 
 
 def cfg_combination(fn) -> Feedback:

@@ -7,6 +7,9 @@ from .embed import TimeEmbedding
 from .mlp import MLP
 from .classifier import DigitClassifier, NoisyDigitClassifier
 from .unet import UNet, count_parameters, unet_preset
+from .text_unet import CrossAttention, TextUNet
+from .reader import SceneReader
 
-__all__ = ["TimeEmbedding", "MLP", "UNet", "unet_preset", "count_parameters", "DigitClassifier", "NoisyDigitClassifier"]
+__all__ = ["TimeEmbedding", "MLP", "UNet", "unet_preset", "count_parameters", "DigitClassifier", "NoisyDigitClassifier",
+           "CrossAttention", "TextUNet", "SceneReader"]
 # Each network lives in its own submodule and is re-exported here.

@@ -40,3 +40,6 @@ from .guidance import (class_clouds, digit_rows, distance_vs_w, guided_digits, o
 
 __all__ += ["class_clouds", "digit_rows", "distance_vs_w", "guided_digits", "over_t", "powered_panels",
             "powered_rows", "tradeoff"]
+from .text import adherence_curve, attention_maps, image_grid
+
+__all__ += ["adherence_curve", "attention_maps", "image_grid"]

@@ -20,3 +20,6 @@ __all__ += ["cursor_explorer", "grey_level_explorer", "ink_slider", "schedule_ex
 from .guidance import cfg_explorer, powered_explorer
 
 __all__ += ["cfg_explorer", "powered_explorer"]
+from .text2image import prompt_explorer
+
+__all__ += ["prompt_explorer"]

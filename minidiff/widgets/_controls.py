@@ -13,10 +13,15 @@ from ..plot import to_png
 
 
 class FigureControls(ipywidgets.VBox):
-    """Controls above a picture: any change calls `draw(**values)` and shows the Figure it returns."""
+    """Controls above a picture: any change calls `draw(**values)` and shows the Figure it returns.
 
-    def __init__(self, draw: Callable, label: Callable[..., str], controls: dict, dpi: int = 80):
-        self.draw, self.label_of, self.dpi = draw, label, dpi
+    The picture is shown at its figure's size at `dpi` pixels per inch, never stretched to the width of
+    the output area, and rendered with `sharpness` times as many pixels, so that it stays crisp on
+    high-density screens."""
+
+    def __init__(self, draw: Callable, label: Callable[..., str], controls: dict, dpi: int = 80,
+                 sharpness: int = 2):
+        self.draw, self.label_of, self.dpi, self.sharpness = draw, label, dpi, sharpness
         self.controls = dict(controls)
         self.image = ipywidgets.Image(format="png")
         self.label = ipywidgets.Label()
@@ -32,8 +37,13 @@ class FigureControls(ipywidgets.VBox):
     def redraw(self) -> None:
         """Draw the figure for the current values, then the label (which may use what draw computed)."""
         values = self.values
-        self.image.value = to_png(self.draw(**values), dpi=self.dpi)
+        self.show(self.draw(**values))
         self.label.value = self.label_of(**values)
+
+    def show(self, fig) -> None:
+        """Put `fig` in the image: rendered at dpi x sharpness, displayed at dpi (its width in CSS pixels)."""
+        self.image.value = to_png(fig, dpi=self.dpi * self.sharpness)
+        self.image.layout.width = f"{round(fig.get_size_inches()[0] * self.dpi)}px"
 
 
 def slider(description: str, min: float, max: float, value: float, step: float, **kwargs):

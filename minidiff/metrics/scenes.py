@@ -1,0 +1,52 @@
+"""Prompt adherence: does an image show what its caption asks for? Read by nets.SceneReader.
+
+A sample adheres to its prompt when the reader finds the background the prompt names (if it names
+one) and exactly the things it names: each with its colour and object, and its place when the
+prompt gives one, and nothing else.
+"""
+
+import torch
+
+from .. import scenes as S
+
+
+def adheres(seen: S.Scene, wanted: S.Scene) -> bool:
+    """True when the scene read off an image (`seen`) has everything `wanted` names (see module doc)."""
+    if wanted.background is not None and seen.background != wanted.background:
+        return False
+    if len(seen.things) != len(wanted.things):
+        return False
+    left = list(seen.things)
+    for w in wanted.things:
+        match = next((s for s in left if (w.colour is None or s.colour == w.colour) and s.object == w.object
+                      and (w.position is None or s.position == w.position)), None)
+        if match is None:
+            return False
+        left.remove(match)
+    return True
+
+
+def adherence(reader, images: torch.Tensor, prompts) -> torch.Tensor:
+    """(B,) bool: whether image i adheres to prompts[i] (a caption string or a Scene; one prompt for all)."""
+    prompts = [prompts] * len(images) if isinstance(prompts, (str, S.Scene)) else list(prompts)
+    if len(prompts) != len(images):
+        raise ValueError(f"adherence: {len(images)} images but {len(prompts)} prompts")
+    wanted = [S.parse(p) if isinstance(p, str) else p for p in prompts]
+    seen = reader.read(images)
+    return torch.tensor([adheres(s, w) for s, w in zip(seen, wanted)])
+
+
+def reader_accuracy(reader, images: torch.Tensor, scenes: list) -> dict:
+    """The reader's accuracy per attribute on rendered scenes: background, object per place (none
+    included), colour where an object stands, and whole scenes read exactly."""
+    from ..nets.reader import SceneReader, targets
+
+    with torch.no_grad():
+        bg, obj, col = SceneReader.split(torch.cat([reader(c) for c in images.split(500)]))
+    tb, to, tc = targets(scenes)
+    has = tc >= 0
+    exact = [adheres(s, w) for s, w in zip(reader.read(images), scenes)]
+    return dict(background=(bg.argmax(1) == tb).float().mean().item(),
+                object=(obj.argmax(2) == to).float().mean().item(),
+                colour=(col.argmax(2) == tc)[has].float().mean().item(),
+                scene=sum(exact) / len(exact))
