@@ -192,17 +192,31 @@ class Denoiser(nn.Module):
         if t.shape != (x.shape[0],):
             raise ValueError(f"Denoiser: t must be one time or one per sample, shape ({x.shape[0]},); "
                              f"got shape {tuple(t.shape)}")
+        alpha, sigma = self.schedule.alpha(t), self.schedule.sigma(t)  # (B,) each
+        if self.needs_noise and (sigma == 0).any():
+            raise ValueError(self._no_noise_message(t[sigma == 0][0].item()))
+        return self.predict_with(x, t, alpha, sigma, cond)
+
+    @property
+    def needs_noise(self) -> bool:
+        """True when a prediction needs sigma(t) > 0: an x0 or v network, or clipping, recovers eps as
+        (xt - alpha x0) / sigma, which is 0 / 0 on clean data."""
+        return self.target in ("x0", "v") or self.clip is not None
+
+    def _no_noise_message(self, t: float) -> str:
+        why = f"target={self.target!r}" if self.target in ("x0", "v") else f"clip={self.clip}"
+        return (f"Denoiser: sigma(t) = 0 at t = {t:g}, where eps = (xt - alpha x0) / sigma is undefined for a "
+                f"{why} denoiser; call it at t > 0 (samplers never call the model at their last time, t = 0)")
+
+    def predict_with(self, x: torch.Tensor, t: torch.Tensor, alpha, sigma, cond=None) -> Prediction:
+        """The prediction at x_t from alpha(t) and sigma(t) given, without forward's checks: for samplers,
+        which check x and the time grid once per run and compute the coefficients once per grid
+        (samplers.caller). t: (B,) in x's dtype; alpha, sigma: numbers, 0-d or (B,) tensors, sigma > 0
+        where the target or clip needs it."""
         raw = self.net(x, t) if cond is None else self.net(x, t, cond)
         if not isinstance(raw, torch.Tensor) or raw.shape != x.shape:
             raise ValueError(f"Denoiser: the network must return a tensor shaped like x {tuple(x.shape)}, "
                              f"got {getattr(raw, 'shape', type(raw).__name__)}")
-        alpha, sigma = self.schedule.alpha(t), self.schedule.sigma(t)  # (B,) each
-        if (self.target in ("x0", "v") or self.clip is not None) and (sigma == 0).any():
-            # eps = (xt - alpha x0) / sigma is 0 / 0 there: clean data holds no noise to predict.
-            why = f"target={self.target!r}" if self.target in ("x0", "v") else f"clip={self.clip}"
-            raise ValueError(f"Denoiser: sigma(t) = 0 at t = {t[sigma == 0][0].item():g}, where eps = "
-                             f"(xt - alpha x0) / sigma is undefined for a {why} denoiser; call it at t > 0 "
-                             "(samplers never call the model at their last time, t = 0)")
         x0 = _X0_FROM[self.target](raw, x, alpha, sigma)
         if self.clip is None:
             return Prediction(eps=_TO_EPS[self.target](raw, x, alpha, sigma), x0=x0)

@@ -21,7 +21,7 @@ from typing import Callable, Iterator, NamedTuple
 import torch
 
 from .forward import q_transition
-from .params import Prediction
+from .params import Denoiser, Prediction
 from .runtime import randn_like  # also reachable as samplers.randn_like
 from .schedules import VE, Schedule
 from .sde import reverse_sde_drift, sde_coefficients
@@ -166,6 +166,34 @@ def predict(model, x: torch.Tensor, t: torch.Tensor) -> Prediction:
     return out
 
 
+class Caller:
+    """The model, called at the times of one checked grid: `call(x, i)` is predict(model, x, ts[i]).
+
+    A params.Denoiser is checked once here (x's dtype and device against its weights) and then called
+    through Denoiser.predict_with, with alpha(t) and sigma(t) computed once for the whole grid: its own
+    forward re-validates t and re-evaluates the schedule on every call, most of a sampler's per-step cost
+    when the network is small (benchmarks/sampler_overhead.py). Any other model (a guidance wrapper, an
+    exact denoiser, a CountCalls) is called as model(x, t), each time."""
+
+    def __init__(self, model, x: torch.Tensor, ts: torch.Tensor, t64: torch.Tensor):
+        self.model, self.ts = model, ts
+        self.direct = isinstance(model, Denoiser) and type(model).forward is Denoiser.forward
+        if self.direct:
+            model._check(x)
+            alpha, sigma = model.schedule.alpha(t64), model.schedule.sigma(t64)  # float64, once
+            self.alpha, self.sigma = list(_on(alpha, x).unbind()), list(_on(sigma, x).unbind())
+            self.no_noise = (sigma == 0).tolist() if model.needs_noise else [False] * len(t64)
+            self.batch = x.shape[0]
+            self.t = [t.expand(self.batch) for t in ts.unbind()]  # (B,) per grid time
+
+    def __call__(self, x: torch.Tensor, i: int) -> Prediction:
+        if not self.direct or x.shape[0] != self.batch:
+            return predict(self.model, x, self.ts[i])
+        if self.no_noise[i]:
+            raise ValueError(self.model._no_noise_message(self.ts[i].item()))
+        return self.model.predict_with(x, self.t[i], self.alpha[i], self.sigma[i])
+
+
 def prior_sample(n: int, dim: int, schedule: Schedule, t, device=None,
                  generator: torch.Generator | None = None, dtype=None) -> torch.Tensor:
     """n draws of N(0, (alpha^2 + sigma^2) I) at time t: the law of x_t for data of unit variance,
@@ -213,13 +241,14 @@ def ddpm(model, x: torch.Tensor, ts, schedule: Schedule, variance: str = "beta",
     beta, sigma = beta_sqrt**2, schedule.sigma(t64)  # (steps,), (steps + 1,)
     var = beta if variance == "beta" else beta * sigma[1:] ** 2 / sigma[:-1] ** 2
     coef, alpha_step, noise = _on(beta / sigma[:-1], x), _on(alpha_step, x), _on(var.sqrt(), x)
+    call, t_out = Caller(model, x, ts, t64), t64.tolist()
     for i in range(len(ts) - 1):
-        pred = predict(model, x, ts[i])
+        pred = call(x, i)
         # Algorithm 2, line 4: x_s = (x_t - beta / sqrt(1 - alpha_bar_t) eps) / sqrt(1 - beta) + sigma z
         x = (x - coef[i] * pred.eps) / alpha_step[i]
-        if t64[i + 1] > 0:
+        if t_out[i + 1] > 0:
             x = x + noise[i] * randn_like(x, generator)
-        yield Step(t=t64[i + 1].item(), x=x, x0=pred.x0)
+        yield Step(t=t_out[i + 1], x=x, x0=pred.x0)
 
 
 # ---- DDIM (Song, Meng & Ermon 2021), which with eta = 0 is Euler's method -----------------------
@@ -244,13 +273,14 @@ def ddim(model, x: torch.Tensor, ts, schedule: Schedule, eta: float = 0.0,
     # 1 - snr_t / snr_s = -expm1(log_snr_t - log_snr_s): 1 where s = 0 (log-SNR +inf there)
     c2 = eta**2 * sigma[1:] ** 2 * -torch.expm1(log_snr[:-1] - log_snr[1:])  # (steps,)
     keep = (sigma[1:] ** 2 - c2).clamp(min=0).sqrt()  # the part of the noise that stays pointed
-    alpha, keep, c = _on(alpha, x), _on(keep, x), _on(c2.sqrt(), x)
+    alpha, keep, c = _on(alpha, x).unbind(), _on(keep, x).unbind(), _on(c2.sqrt(), x).unbind()
+    call, t_out = Caller(model, x, ts, t64), t64.tolist()
     for i in range(len(ts) - 1):
-        pred = predict(model, x, ts[i])
+        pred = call(x, i)
         x = alpha[i + 1] * pred.x0 + keep[i] * pred.eps  # eq. 12 without its fresh noise
-        if eta > 0 and t64[i + 1] > 0:
+        if eta > 0 and t_out[i + 1] > 0:
             x = x + c[i] * randn_like(x, generator)  # the fresh noise, as in ddpm
-        yield Step(t=t64[i + 1].item(), x=x, x0=pred.x0)
+        yield Step(t=t_out[i + 1], x=x, x0=pred.x0)
 
 
 def euler(model, x: torch.Tensor, ts, schedule: Schedule,
@@ -273,17 +303,18 @@ def heun(model, x: torch.Tensor, ts, schedule: Schedule,
     ts, t64 = _grid(ts, x, schedule, "heun")
     alpha64, sigma64 = schedule.alpha(t64), schedule.sigma(t64)
     s64 = sigma64 / alpha64  # the noise level, the ODE's clock
-    alpha, sigma, s = _on(alpha64, x), _on(sigma64, x), _on(s64, x)
+    alpha, sigma, s = _on(alpha64, x).unbind(), _on(sigma64, x).unbind(), _on(s64, x).unbind()
+    call, t_out, last = Caller(model, x, ts, t64), t64.tolist(), (s64 == 0).tolist()
     for i in range(len(ts) - 1):
-        pred = predict(model, x, ts[i])
+        pred = call(x, i)
         x_euler = alpha[i + 1] * pred.x0 + sigma[i + 1] * pred.eps  # the Euler predictor (line 5)
-        if s64[i + 1] == 0:
+        if last[i + 1]:
             x, x0 = x_euler, pred.x0  # the slope at s = 0 is not defined: the last step is Euler (line 6)
         else:
-            pred_next = predict(model, x_euler, ts[i + 1])  # the slope at the end of the step (line 7)
+            pred_next = call(x_euler, i + 1)  # the slope at the end of the step (line 7)
             y = x / alpha[i] + (s[i + 1] - s[i]) * 0.5 * (pred.eps + pred_next.eps)  # (B, ...): line 8
             x, x0 = alpha[i + 1] * y, pred_next.x0  # x0: the latest guess, made at the new time
-        yield Step(t=t64[i + 1].item(), x=x, x0=x0)
+        yield Step(t=t_out[i + 1], x=x, x0=x0)
 
 
 # ---- DPM-Solver++(2M) (Lu et al. 2022) ----------------------------------------------------------
@@ -309,16 +340,16 @@ def dpm_solver_pp(model, x: torch.Tensor, ts, schedule: Schedule,
     ratio = sigma64[1:] / sigma64[:-1]  # (steps,) sigma_s / sigma_t: 0 on a step to sigma = 0
     coef = alpha64[1:] * -torch.expm1(-h)  # (steps,) alpha_s (1 - e^-h): alpha_s where h = inf
     second = (half_inv_r > 0).tolist()  # plain bools: no tensor comparison inside the loop
-    ratio, coef, extra = _on(ratio, x), _on(coef, x), _on(half_inv_r, x)
-    x0_prev = None
+    ratio, coef, extra = _on(ratio, x).unbind(), _on(coef, x).unbind(), _on(half_inv_r, x).unbind()
+    call, t_out, x0_prev = Caller(model, x, ts, t64), t64.tolist(), None
     for i in range(len(ts) - 1):
-        pred = predict(model, x, ts[i])
+        pred = call(x, i)
         d = pred.x0  # (B, ...) first order: D = x0_t
         if second[i]:  # second order: D = (1 + 1/(2r)) x0_t - 1/(2r) x0_prev, rearranged
             d = pred.x0 + extra[i] * (pred.x0 - x0_prev)
         x = ratio[i] * x + coef[i] * d  # the linear part exactly, the x0 part to second order
         x0_prev = pred.x0
-        yield Step(t=t64[i + 1].item(), x=x, x0=pred.x0)
+        yield Step(t=t_out[i + 1], x=x, x0=pred.x0)
 
 
 # ---- the reverse SDE (Song et al. 2021) ---------------------------------------------------------
@@ -333,23 +364,27 @@ class _SDEGrid(NamedTuple):
     f: torch.Tensor  # (steps,) at every time but the last, where sigma may be 0 and g^2 is not needed
     g2: torch.Tensor  # (steps,)
     dt: torch.Tensor  # (steps,) > 0: time runs backwards
+    noise: torch.Tensor  # (steps,) sqrt(g^2 dt), the scale of each step's fresh noise
+    t_out: list  # the times as Python floats, for Step.t and the tests on t inside the loop
 
 
 def _sde_grid(ts, x, schedule, where) -> _SDEGrid:
     ts, t64 = _grid(ts, x, schedule, where)
     f, g2 = sde_coefficients(schedule, t64[:-1])
-    return _SDEGrid(ts, t64, _on(schedule.alpha(t64), x), _on(schedule.sigma(t64), x), _on(f, x), _on(g2, x),
-                    _on(t64[:-1] - t64[1:], x))
+    # tuples of 0-d tensors: indexing them in the loop costs nothing, unlike indexing a tensor
+    dt = t64[:-1] - t64[1:]
+    return _SDEGrid(ts, t64, *(_on(v, x).unbind() for v in (schedule.alpha(t64), schedule.sigma(t64), f, g2, dt,
+                                                          (g2 * dt).sqrt())), t64.tolist())
 
 
-def _em_step(model, x, i, grid: _SDEGrid, generator):
+def _em_step(call, x, i, grid: _SDEGrid, generator):
     """One Euler-Maruyama step of the reverse SDE from ts[i] to ts[i + 1]; returns (x_next, prediction)."""
-    pred = predict(model, x, grid.ts[i])
-    if grid.t64[i + 1] == 0:  # the last step lands on clean data: take it without noise (as ddpm does)
+    pred = call(x, i)
+    if grid.t_out[i + 1] == 0:  # the last step lands on clean data: take it without noise (as ddpm does)
         return grid.alpha[i + 1] * pred.x0 + grid.sigma[i + 1] * pred.eps, pred
     score = -pred.eps / grid.sigma[i]  # (B, ...): grad log p_t(x) = -eps / sigma (Vincent 2011)
     drift = reverse_sde_drift(x, score, grid.f[i], grid.g2[i])  # f x - g^2 score, eq. 6
-    return x - drift * grid.dt[i] + torch.sqrt(grid.g2[i] * grid.dt[i]) * randn_like(x, generator), pred
+    return x - drift * grid.dt[i] + grid.noise[i] * randn_like(x, generator), pred
 
 
 @torch.no_grad()
@@ -359,9 +394,10 @@ def euler_maruyama(model, x: torch.Tensor, ts, schedule: Schedule,
     eq. 6), stepping in t with f and g^2 from the schedule; a step that lands on t = 0 adds no noise
     (the deterministic DDIM step, as ddpm does). NFE = steps."""
     grid = _sde_grid(ts, x, schedule, "euler_maruyama")
+    call = Caller(model, x, grid.ts, grid.t64)
     for i in range(len(grid.ts) - 1):
-        x, pred = _em_step(model, x, i, grid, generator)
-        yield Step(t=grid.t64[i + 1].item(), x=x, x0=pred.x0)
+        x, pred = _em_step(call, x, i, grid, generator)
+        yield Step(t=grid.t_out[i + 1], x=x, x0=pred.x0)
 
 
 @torch.no_grad()
@@ -373,16 +409,17 @@ def predictor_corrector(model, x: torch.Tensor, ts, schedule: Schedule, snr: flo
     if not snr > 0:
         raise ValueError(f"predictor_corrector: snr must be > 0 (0.16 in the paper), got {snr}")
     grid = _sde_grid(ts, x, schedule, "predictor_corrector")
+    call = Caller(model, x, grid.ts, grid.t64)
     for i in range(len(grid.ts) - 1):
-        x, pred = _em_step(model, x, i, grid, generator)  # the predictor
-        if grid.t64[i + 1] > 0:  # the corrector: Langevin dynamics for p at the new time (Algorithm 4)
-            pred = predict(model, x, grid.ts[i + 1])
+        x, pred = _em_step(call, x, i, grid, generator)  # the predictor
+        if grid.t_out[i + 1] > 0:  # the corrector: Langevin dynamics for p at the new time (Algorithm 4)
+            pred = call(x, i + 1)
             score = -pred.eps / grid.sigma[i + 1]  # (B, ...): grad log p_t(x) = -eps / sigma
             z = randn_like(x, generator)
             ratio = z.flatten(1).norm(dim=1).mean() / score.flatten(1).norm(dim=1).mean()
             step_size = 2 * (snr * ratio) ** 2
             x = x + step_size * score + torch.sqrt(2 * step_size) * z
-        yield Step(t=grid.t64[i + 1].item(), x=x, x0=pred.x0)
+        yield Step(t=grid.t_out[i + 1], x=x, x0=pred.x0)
 
 
 # Every diffusion sampler by name, all called as sampler(model, x, ts, schedule, generator=...).
