@@ -51,13 +51,16 @@ test: $(STAMP)
 
 course: $(STAMP)
 	mkdir -p build/course
+	rm -f build/course/times.txt
 	@for nb in notebooks/*.ipynb; do \
 		start=$$(date +%s); \
 		MINIDIFF_FAST=0 OMP_NUM_THREADS=$(OMP_NUM_THREADS) $(BIN)/jupyter nbconvert --to html --execute \
 			--ExecutePreprocessor.timeout=900 --log-level=WARN --output-dir build/course $$nb || exit 1; \
-		echo "$$nb: $$(( $$(date +%s) - start )) s in full mode"; \
+		seconds=$$(( $$(date +%s) - start )); \
+		echo "$$(basename $$nb .ipynb) $$seconds" >> build/course/times.txt; \
+		echo "$$nb: $$seconds s in full mode"; \
 	done
-	@echo "Rendered lessons: build/course/"
+	$(BIN)/python scripts/course_index.py build/course
 
 bench: $(STAMP)
 	for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
