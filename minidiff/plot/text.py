@@ -130,6 +130,8 @@ def adherence_curve(steps: Sequence[int], curves: dict, title: str = "prompt adh
             raise ValueError(f"adherence_curve: {len(steps)} steps but {len(values)} values for {name!r}")
         ax.plot(list(steps), [100 * v for v in values], "o-", ms=4, label=str(name))
     ax.set_ylim(0, 100)
+    ax.set_xscale("log", base=2)  # the weights are kept at steps 500, 1000, 2000, ...: even spacing
+    ax.set_xticks(list(steps), [f"{s:,}" for s in steps])
     ax.set_xlabel(xlabel)
     ax.set_ylabel("adherence (%)")
     ax.set_title(title, fontsize=10)

@@ -1,0 +1,76 @@
+"""The shipped text-to-image models (data/text2image*.pt) and the scene reader: files as recorded, and the
+adherence the closing note of issue 12 reports, measured again on a fixed seed small enough for make test."""
+
+import hashlib
+
+import pytest
+import torch
+
+from minidiff import pretrained, scenes as S, text2image, train
+
+FILES = ["text2image.pt", "text2image_steps.pt", "text2image_bag.pt", "scene_reader.pt"]
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_shipped_file_matches_its_recorded_sha256(name):
+    digest = hashlib.sha256((pretrained.DATA_DIR / name).read_bytes()).hexdigest()
+    assert f"{digest}  {name}" in (pretrained.DATA_DIR / "CHECKPOINTS.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    model, tok = pretrained.load_text2image("scenes")
+    return model, tok, pretrained.load_scene_reader()
+
+
+def test_checkpoint_records_its_recipe_and_vocabulary():
+    meta = pretrained.text_info("scenes")["meta"]
+    recipe = pretrained.text_recipe("scenes")
+    assert meta["vocabulary"] == S.vocabulary()
+    assert meta["steps"] > 0 and meta["seconds"] > 0
+    assert meta["encoder"] == recipe["encoder"] and meta["p_uncond"] == recipe["p_uncond"]
+
+
+def test_snapshots_are_earlier_weights_of_the_same_network(shipped):
+    model, _, _ = shipped
+    steps = pretrained.snapshot_steps("scenes")
+    assert steps == sorted(steps) and steps[0] == 500
+    early, _ = pretrained.load_text2image("scenes", step=steps[0])
+    diff = max((a - b).abs().max().item() for a, b in zip(early.parameters(), model.parameters()))
+    assert diff > 1e-2  # training moved the weights
+    with pytest.raises(ValueError, match="no snapshot at step 123"):
+        pretrained.load_text2image("scenes", step=123)
+
+
+def _adherence(shipped, split, w, seed=0):
+    model, tok, reader = shipped
+    prompts = S.prompt_set(split, 8, seed=9)
+    return text2image.prompt_adherence(model, tok, reader, prompts, w, per_prompt=4, steps=20,
+                                       generator=torch.Generator().manual_seed(seed))
+
+
+# The shipped model at its best w (w = 3: best on the goldfish prompt, within 2 points of w = 5 on the
+# others in the evaluation stored in the checkpoint), 32 samples per set on this fixed seed, where it
+# measured 25 / 32 (seen) and 21 / 32 (held out). The issue's targets are 90% and 70%. The first test
+# guards what the model does (one sample of slack for another machine's float rounding); the second
+# states the targets it misses (strict: when a retrained model reaches them, the xfail turns into a
+# failure that asks for the marker to go).
+BEST_W = 3.0
+REACHED = {"train": 24 / 32, "held_out": 20 / 32}
+
+
+def test_seen_and_held_out_adherence_at_the_best_w(shipped):
+    for split, bar in REACHED.items():
+        got = _adherence(shipped, split, BEST_W)
+        assert got >= bar, f"{split} adherence {got:.0%} at w = {BEST_W:g}, below the shipped model's {bar:.0%}"
+
+
+@pytest.mark.xfail(strict=True, reason="issue 12's targets (90% seen, 70% held out) are not reached yet: "
+                                       "see data/CHECKPOINTS.md")
+def test_issue_targets_at_the_best_w(shipped):
+    assert _adherence(shipped, "train", BEST_W) >= 0.9 and _adherence(shipped, "held_out", BEST_W) >= 0.7
+
+
+def test_without_guidance_the_caption_is_ignored(shipped):
+    # w = 0 is the unconditional model: adherence is what chance gives, far below the guided figure
+    assert _adherence(shipped, "train", 0.0) <= 0.15
