@@ -173,7 +173,6 @@ def snapshots_path(name: str) -> Path:
 def load_text2image(name: str = "scenes", device=None, *, path=None, step: int | None = None):
     """(Denoiser, Tokenizer) of the shipped text-to-image model `name`; `step` picks a snapshot saved
     during training (see `snapshot_steps`) instead of the final EMA weights."""
-    from .text import Tokenizer
     from .train import info
 
     path = Path(path) if path is not None else text_path(name)
@@ -181,8 +180,7 @@ def load_text2image(name: str = "scenes", device=None, *, path=None, step: int |
         raise FileNotFoundError(f"load_text2image: {path} is missing; remake it with "
                                 f"`python scripts/train_text2image.py {name}`")
     model = load_denoiser(path, device)
-    words = info(path)["meta"]["vocabulary"]
-    tok = Tokenizer(words, max_len=model.net.config["encoder"]["max_len"])
+    tok = model.net.tokenizer(info(path)["meta"]["vocabulary"])  # checks the vocabulary fits the network
     if step is not None:
         snaps = torch.load(snapshots_path(name), map_location="cpu", weights_only=True)
         if step not in snaps["steps"]:

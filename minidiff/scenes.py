@@ -18,7 +18,6 @@ seen into something it has not (see `held_out`):
 `sample_scenes(n, seed, split)` draws from the 'train' or 'held_out' side of that line only.
 """
 
-import difflib
 import re
 import zlib
 from typing import NamedTuple
@@ -272,16 +271,17 @@ def words(text: str) -> list[str]:
 
 
 def vocabulary() -> list[str]:
-    """Every word a caption can use, sorted."""
+    """Every word a caption can use, sorted: every template, both orders of both layouts."""
     found = set()
-    for scene in (Scene(bg, (Thing(c, o, "left"), Thing(c2, o, "right")))
-                  for bg in BACKGROUNDS for c in COLOURS for c2 in COLOURS for o in OBJECTS):
-        for k in range(len(TWO)):
-            found.update(words(caption(scene, k)))
-    for a, b in ((p, q) for p, q in PAIRS for _ in (0,)):
-        found.update(words(caption(Scene("beach", (Thing("red", "can", a), Thing("red", "fish", b))), 5)))
-        found.update(words(caption(Scene("beach", (Thing("red", "can", b), Thing("red", "fish", a))), 5)))
-    found.update(POSITIONS)
+    for bg in BACKGROUNDS:
+        for c in COLOURS:
+            for o in OBJECTS:
+                for first, second in PAIRS + tuple(p[::-1] for p in PAIRS):
+                    two = Scene(bg, (Thing(c, o, first), Thing(c, o, second)))
+                    one = Scene(bg, two.things[:1])
+                    for scene in (two, one):
+                        for k in range(len(TWO if len(scene.things) == 2 else ONE)):
+                            found.update(words(caption(scene, k)))
     return sorted(found)
 
 

@@ -25,6 +25,13 @@ PAD, START = 0, 1
 SPECIALS = ("<pad>", "<start>")
 
 
+def null_ids(n: int, max_len: int, device=None) -> torch.Tensor:
+    """(n, max_len) ids of the empty caption, <start> then padding: the "no caption" of guidance."""
+    ids = torch.full((n, max_len), PAD, dtype=torch.long, device=device)
+    ids[:, 0] = START
+    return ids
+
+
 class Tokenizer:
     """Words to ids and back, over a fixed vocabulary; an unknown word is an error that says which."""
 
@@ -69,9 +76,7 @@ class Tokenizer:
 
     def null(self, n: int, device=None) -> torch.Tensor:
         """(n, max_len) ids of the empty caption: <start> then padding."""
-        ids = torch.full((n, self.max_len), PAD, dtype=torch.long, device=device)
-        ids[:, 0] = START
-        return ids
+        return null_ids(n, self.max_len, device)
 
 
 def drop_captions(ids: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -80,9 +85,7 @@ def drop_captions(ids: torch.Tensor, p: float, generator: torch.Generator | None
     if not 0 <= p <= 1:
         raise ValueError(f"drop_captions: p must be in [0, 1], got {p}")
     drop = torch.rand(ids.shape[0], generator=generator).to(ids.device) < p  # (B,)
-    null = torch.full_like(ids, PAD)
-    null[:, 0] = START
-    return torch.where(drop[:, None], null, ids)
+    return torch.where(drop[:, None], null_ids(*ids.shape, ids.device), ids)
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None):

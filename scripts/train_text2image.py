@@ -85,9 +85,10 @@ def train_text2image(name: str, steps: int, minutes: float, save_every: float, o
 
     def save(ema_model, step):
         model = Denoiser(ema_model, schedule, r["target"], clip=1.0, sample_shape=(3, S.SIZE, S.SIZE))
-        train.save(out, model, **meta(step))
+        about = meta(step)
+        train.save(out, model, **about)
         print(f"  saved {out.name} at step {step} ({time.perf_counter() - start:.0f} s, "
-              f"loss {meta(step)['final_loss']:.4f})", flush=True)
+              f"loss {about['final_loss']:.4f})", flush=True)
         if r["snapshots"]:  # the earlier weights, in half precision, for the lesson's learning curve
             torch.save({"format": "minidiff-snapshots-1", "steps": [s for s, _ in state["snapshots"]],
                         "states": [d for _, d in state["snapshots"]]}, pretrained.snapshots_path(name))

@@ -175,8 +175,8 @@ def test_shipped_checkpoints_describe_themselves():
 
     for name in pretrained.RECIPES:
         meta = pretrained.ddpm_info(name)["meta"]
-        # the file records its cost (steps, wall-clock seconds, threads): CHECKPOINTS.md quotes them
-        assert meta["steps"] > 0 and meta["target"] == "eps" and {"seconds", "threads"} <= set(meta)
+        # the file records how it was trained; CHECKPOINTS.md quotes its step count
+        assert meta["target"] == "eps" and f"{meta['steps']:,}" in (pretrained.DATA_DIR / "CHECKPOINTS.md").read_text()
         assert set(meta["quality"]) >= {"frechet", "floor", "ratio", "entropy", "n", "sampler"}
         model = pretrained.load_ddpm(name)
         assert isinstance(model, Denoiser) and not any(p.requires_grad for p in model.parameters())

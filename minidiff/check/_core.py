@@ -61,8 +61,11 @@ def check_function(
     mistakes: Sequence[Mistake] = (),
     rtol: float = 1e-4,
     atol: float = 1e-5,
+    shape_hint: str = "",
 ) -> Feedback:
-    """Run `fn` on every case, compare with `reference`, and name the mistake when there is one."""
+    """Run `fn` on every case, compare with `reference`, and name the mistake when there is one. Some
+    mistakes give an answer of another shape (padding left out, roles swapped): one that reproduces the
+    learner's answer is named then too; otherwise `shape_hint` says what the right shape is made of."""
     outs, expecteds = [], []
     for args in cases:
         expected = torch.as_tensor(reference(*_clone(args)))
@@ -80,8 +83,10 @@ def check_function(
         except Exception:
             return Feedback(exercise, ERROR, f"expected a tensor or a number, got {type(out).__name__}")
         if out.shape != expected.shape:
-            return Feedback(exercise, WRONG,
-                            f"wrong shape: expected {tuple(expected.shape)}, got {tuple(out.shape)}.")
+            named = next((m.hint for m in mistakes if _matches_everywhere([out], m.wrong, [args], rtol, atol)), None)
+            why = named or shape_hint
+            return Feedback(exercise, WRONG, f"wrong shape: expected {tuple(expected.shape)}, got "
+                                             f"{tuple(out.shape)}" + (f": {why}" if why else "."))
         if not torch.isfinite(out).all():
             return Feedback(exercise, WRONG, "your answer has NaN or inf values in it.")
         outs.append(out)

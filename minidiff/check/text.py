@@ -7,40 +7,23 @@ import re
 
 import torch
 
-from ._core import (CORRECT, ERROR, NOT_ATTEMPTED, WRONG, Feedback, Mistake, _as_tensor, _clone,
-                    _matches_everywhere, check_function)
+from ._core import CORRECT, ERROR, NOT_ATTEMPTED, WRONG, Feedback, Mistake, _as_tensor, _clone, check_function
 from .choices import _rng_kept
 from .guidance import cfg_mistakes
 
+
+# --- tokenising a caption ------------------------------------------------------------------------------
 
 def _outputs(fn, cases, reference) -> list:
     """The learner's answers as tensors (like the reference's), up to the first case that fails."""
     outs = []
     for args in cases:
         try:
-            out = fn(*_clone(args))
-            outs.append(_as_tensor(out, torch.as_tensor(reference(*_clone(args)))))
+            outs.append(_as_tensor(fn(*_clone(args)), torch.as_tensor(reference(*_clone(args)))))
         except Exception:
             break
     return outs
 
-
-def _named(fb: Feedback, fn, cases, reference, mistakes, rtol: float = 1e-4, atol: float = 1e-5,
-           otherwise: str = "") -> Feedback:
-    """check_function stops at a wrong shape before it looks at the mistakes; look at them here too,
-    since some typical mistakes (no padding, swapped roles) are exactly a wrong shape. `otherwise` is
-    added to the shape message when none of them explains the answer."""
-    if fb.status != WRONG or not fb.message.startswith("wrong shape"):
-        return fb
-    outs = _outputs(fn, cases, reference)  # a later case may raise: judge by those that ran
-    if outs:
-        for m in mistakes:
-            if _matches_everywhere(outs, m.wrong, cases[:len(outs)], rtol, atol):
-                return Feedback(fb.exercise, WRONG, f"{fb.message[:-1]}: {m.hint}")
-    return Feedback(fb.exercise, WRONG, f"{fb.message[:-1]}: {otherwise}") if otherwise else fb
-
-
-# --- tokenising a caption ------------------------------------------------------------------------------
 
 def _vocab() -> dict:
     from ..scenes import vocabulary
@@ -150,11 +133,10 @@ def tokenise(fn) -> Feedback:
     def guarded(caption, vocab_, max_len):  # a fresh dict each call: an edit cannot spoil the next case
         return fn(caption, dict(vocab_), max_len)
 
-    fb = check_function("tokenise a caption", guarded, cases, _tokenise, TOKENISE_MISTAKES)
+    fb = check_function("tokenise a caption", guarded, cases, _tokenise, TOKENISE_MISTAKES,
+                        shape_hint="<start>, the words and commas, then <pad> up to max_len: max_len ids in all.")
     if fb.status == ERROR and fb.message.startswith("your function raised KeyError"):
         return _tokenise_error(guarded, cases, fb)
-    fb = _named(fb, guarded, cases, _tokenise, TOKENISE_MISTAKES,
-                otherwise="<start>, the words and commas, then <pad> up to max_len: max_len ids in all.")
     return _tokenise_diagnosis(guarded, cases, fb) if fb.status == WRONG else fb
 
 
@@ -225,12 +207,11 @@ def cross_attention(fn) -> Feedback:
     """fn(pixels (N, C), words (M, D), Wq (C, d), Wk (D, d), Wv (D, d)) -> (N, d): one head of
     cross-attention, softmax(Q K^T / sqrt(d)) V with Q = pixels Wq, K = words Wk, V = words Wv, no mask."""
     fb = check_function("cross-attention by hand", fn, ATTENTION_CASES, _cross_attention, ATTENTION_MISTAKES,
-                        rtol=1e-6, atol=1e-8)
+                        rtol=1e-6, atol=1e-8, shape_hint=f"one row per pixel, d wide. {SHAPES_HINT}")
     if fb.status == ERROR and ("shapes cannot be multiplied" in fb.message or "size mismatch" in fb.message
                                or "must match the size" in fb.message):
         return Feedback(fb.exercise, ERROR, f"{fb.message} {SHAPES_HINT}")
-    return _named(fb, fn, ATTENTION_CASES, _cross_attention, ATTENTION_MISTAKES, rtol=1e-6, atol=1e-8,
-                  otherwise=f"one row per pixel, d wide. {SHAPES_HINT}")
+    return fb
 
 
 def one_head_attention(Wq: torch.Tensor, Wk: torch.Tensor, Wv: torch.Tensor):

@@ -8,6 +8,7 @@ prompt gives one, and nothing else.
 import torch
 
 from .. import scenes as S
+from ..nets.reader import SceneReader, targets
 
 
 def adheres(seen: S.Scene, wanted: S.Scene) -> bool:
@@ -39,8 +40,6 @@ def adherence(reader, images: torch.Tensor, prompts) -> torch.Tensor:
 def reader_accuracy(reader, images: torch.Tensor, scenes: list) -> dict:
     """The reader's accuracy per attribute on rendered scenes: background, object per place (none
     included), colour where an object stands, and whole scenes read exactly."""
-    from ..nets.reader import SceneReader, targets
-
     with torch.no_grad():
         bg, obj, col = SceneReader.split(torch.cat([reader(c) for c in images.split(500)]))
     tb, to, tc = targets(scenes)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..text import MultiHeadAttention, Tokenizer, build_encoder
+from ..text import MultiHeadAttention, Tokenizer, build_encoder, null_ids
 from .embed import TimeEmbedding
 from .unet import ResBlock, SelfAttention
 
@@ -95,9 +95,7 @@ class TextUNet(nn.Module):
 
     def null_cond(self, n: int, device=None) -> torch.Tensor:
         """(n, L) ids of the empty caption, the "unconditional" input of classifier-free guidance."""
-        ids = torch.zeros(n, self.config["encoder"]["max_len"], dtype=torch.long, device=device)
-        ids[:, 0] = 1
-        return ids
+        return null_ids(n, self.config["encoder"]["max_len"], device)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         levels, c = len(self.config["channels"]), self.config["in_channels"]
