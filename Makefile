@@ -38,6 +38,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # stay there, so `make test` (which checks notebooks/) and `git pull` never trip over them.
 lab: $(STAMP)
 	$(BIN)/python scripts/working_copy.py
+	$(BIN)/python homework/start.py
 	$(BIN)/jupyter lab --ServerApp.port=$(PORT) $(ROOT_FLAG) $(LAB_FLAGS) lab/00_start_here.ipynb
 
 # For contributors editing notebooks/ itself: git stores them without outputs whatever JupyterLab saved.

@@ -3,6 +3,7 @@ ideal network can be written down, and any sampler can run with no training at a
 then the sampler's own, not the network's).
 
     model = exact.mixture_denoiser(toy.ring(), VPLinear())    # model(x, t).eps, .x0
+    model = exact.mixture_denoiser(toy.ring(), ZeroTerminalSNR(), target="x0")  # also at alpha = 0
 
 With class labels on the components (toy.labelled_mixture()), the same holds for guidance: the exact
 conditional denoiser (Ho & Salimans 2022's ideal network), the exact noise-aware classifier p(y | x_t)
@@ -56,12 +57,51 @@ class MixtureEps(nn.Module):
         return eps
 
 
-def mixture_denoiser(gm: GaussianMixture, schedule: Schedule, clip: float | None = None):
+class MixtureX0(nn.Module):
+    """The exact clean-data predictor of a mixture: x0(x, t) = E[x0 | x_t], written without dividing by alpha.
+
+    Given component k (mean mu_k, variances s_k^2 per axis), x0 and x_t are jointly Gaussian, so
+    E[x0 | x_t, k] = mu_k + alpha s_k^2 / (alpha^2 s_k^2 + sigma^2) (x_t - alpha mu_k) (Bishop 2006, eq. 2.116),
+    and E[x0 | x_t] averages these with the responsibilities p(k | x_t) of the noised mixture. Unlike
+    Tweedie's (x_t + sigma^2 score) / alpha it stays finite at alpha = 0, where x_t says nothing about
+    x0 and the answer is the data's mean: the target a zero-terminal-SNR schedule needs at t = 1.
+    """
+
+    def __init__(self, gm: GaussianMixture, schedule: Schedule):
+        super().__init__()
+        if not isinstance(gm, GaussianMixture):
+            raise ValueError(f"MixtureX0: gm must be a toy.GaussianMixture, got {type(gm).__name__}")
+        self.gm, self.schedule = gm, schedule
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 2 or x.shape[1] != self.gm.dim:
+            raise ValueError(f"MixtureX0: x must have shape (B, {self.gm.dim}), got {tuple(x.shape)}")
+        means, stds = self.gm.means.to(x), self.gm.stds.to(x)  # (K, D) each
+        x0 = torch.empty_like(x)  # (B, D)
+        for rows, alpha, sigma in _time_groups(t, x, self.schedule):
+            r = self.gm.noised(alpha, sigma).responsibilities(x[rows])  # (b, K): p(k | x_t)
+            gain = alpha * stds**2 / (alpha**2 * stds**2 + sigma**2)  # (K, D): 0 where alpha = 0
+            per_k = means + gain * (x[rows][:, None, :] - alpha * means)  # (b, K, D): E[x0 | x_t, k]
+            x0[rows] = (r[:, :, None] * per_k).sum(1)
+        return x0
+
+
+TARGETS = ("eps", "x0")  # what the exact denoiser's network predicts
+
+
+def mixture_denoiser(gm: GaussianMixture, schedule: Schedule, clip: float | None = None, target: str = "eps"):
     """The exact denoiser of a Gaussian mixture under `schedule`, as a params.Denoiser: model(x, t)
-    gives the exact eps and x0 = E[x0 | x_t] (Tweedie's formula, Efron 2011)."""
+    gives the exact eps and x0 = E[x0 | x_t] (Tweedie's formula, Efron 2011).
+
+    target='eps' (MixtureEps) predicts the noise; target='x0' (MixtureX0) predicts E[x0 | x_t] directly,
+    which is also defined where alpha(t) = 0 (t = 1 of a schedules.ZeroTerminalSNR). Both give the same
+    pair (eps, x0) wherever alpha > 0 and sigma > 0, up to rounding."""
     from .params import Denoiser  # params imports nothing from here; lazily to keep imports light
 
-    return Denoiser(MixtureEps(gm, schedule), schedule, target="eps", clip=clip)
+    if target not in TARGETS:
+        raise ValueError(f"mixture_denoiser: target must be one of {TARGETS}, got {target!r}")
+    net = MixtureEps(gm, schedule) if target == "eps" else MixtureX0(gm, schedule)
+    return Denoiser(net, schedule, target=target, clip=clip)
 
 
 def reverse_step_density(gm: GaussianMixture, alpha_prev: float, sigma_prev: float, beta: float,

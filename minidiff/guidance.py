@@ -130,10 +130,17 @@ class ClassifierFree(nn.Module):
             return self.model(x, t, null)
         cond = self._cond(x)
         # One batched call: rows 0..B-1 conditional, rows B..2B-1 with the null label or caption.
-        eps = self.raw(torch.cat([x, x]), torch.cat([t, t]), torch.cat([cond, null])).eps  # (2B, ...)
-        eps_cond, eps_uncond = eps.chunk(2)
+        pred = self.raw(torch.cat([x, x]), torch.cat([t, t]), torch.cat([cond, null]))  # (2B, ...)
+        eps_cond, eps_uncond = pred.eps.chunk(2)
         guided = cfg_eps(eps_uncond, eps_cond, self.w)  # (B, ...)
-        return _clipped(guided, x, self.schedule.alpha(t), self.schedule.sigma(t), self.model.clip)
+        alpha, sigma = self.schedule.alpha(t), self.schedule.sigma(t)
+        if (alpha == 0).any():  # zero terminal SNR, at t = 1: x0 cannot come from eps there, so the same
+            # weights combine the x0 predictions (the two are equivalent wherever alpha > 0)
+            x0_cond, x0_uncond = pred.x0.chunk(2)
+            x0 = cfg_eps(x0_uncond, x0_cond, self.w)
+            x0 = x0.clamp(-self.model.clip, self.model.clip) if self.model.clip is not None else x0
+            return Prediction(eps=x0_to_eps(x0, x, alpha, sigma), x0=x0)
+        return _clipped(guided, x, alpha, sigma, self.model.clip)
 
     def extra_repr(self) -> str:
         cond = f"captions {tuple(self.cond.shape)}" if self.text and torch.is_tensor(self.cond) else self.cond
@@ -182,6 +189,10 @@ class ClassifierGuided(nn.Module):
         t = _time(t, x)  # (B,)
         pred = self.model(x, t)
         alpha, sigma = self.schedule.alpha(t), self.schedule.sigma(t)  # (B,) each
+        if (alpha == 0).any():
+            raise ValueError("ClassifierGuided: alpha(t) = 0 (zero terminal SNR, t = 1), where x_t holds no "
+                             "trace of the label and x0 = (x - sigma eps) / alpha is undefined; start the grid "
+                             "just below t = 1, or use ClassifierFree, which combines x0 predictions there")
         # eps = -sigma score, so adding scale * grad log p(y | x) to the score subtracts sigma times it.
         eps = pred.eps - expand_like(sigma, x) * self.scale * self.grad_log_prob(x, t)
         return _clipped(eps, x, alpha, sigma, getattr(self.model, "clip", None))

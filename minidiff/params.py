@@ -195,6 +195,8 @@ class Denoiser(nn.Module):
         alpha, sigma = self.schedule.alpha(t), self.schedule.sigma(t)  # (B,) each
         if self.needs_noise and (sigma == 0).any():
             raise ValueError(self._no_noise_message(t[sigma == 0][0].item()))
+        if self.needs_signal and (alpha == 0).any():
+            raise ValueError(self._no_signal_message(t[alpha == 0][0].item()))
         return self.predict_with(x, t, alpha, sigma, cond)
 
     @property
@@ -202,6 +204,19 @@ class Denoiser(nn.Module):
         """True when a prediction needs sigma(t) > 0: an x0 or v network, or clipping, recovers eps as
         (xt - alpha x0) / sigma, which is 0 / 0 on clean data."""
         return self.target in ("x0", "v") or self.clip is not None
+
+    @property
+    def needs_signal(self) -> bool:
+        """True when a prediction needs alpha(t) > 0: an eps or score network gives x0 as
+        (xt - sigma eps) / alpha, which is 0 / 0 where x_t holds no signal (t = 1 of a zero-terminal-SNR
+        schedule). An x0 or v network gives x0 there directly (for v: x0 = -v at alpha = 0)."""
+        return self.target in ("eps", "score")
+
+    def _no_signal_message(self, t: float) -> str:
+        return (f"Denoiser: alpha(t) = 0 at t = {t:g} (zero terminal SNR: x_t holds no signal), where x0 = "
+                f"(xt - sigma eps) / alpha is 0 / 0 for a target={self.target!r} network; use a network that "
+                f"predicts target='x0' or 'v' (exact.mixture_denoiser(gm, schedule, target='x0')), or start "
+                f"the grid where alpha > 0")
 
     def _no_noise_message(self, t: float) -> str:
         why = f"target={self.target!r}" if self.target in ("x0", "v") else f"clip={self.clip}"

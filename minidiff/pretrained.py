@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 
 from .nets import MLP, DigitClassifier, NoisyDigitClassifier, UNet
+from .nets.autoencoder import Autoencoder
+from .nets.contrastive import ContrastiveModel
 from .nets.reader import SceneReader
 from .nets.text_unet import TextUNet
 from .params import Denoiser
@@ -22,7 +24,8 @@ from .schedules import from_config
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 # The network classes a checkpoint may name, by the class name train.save records.
-NETWORKS = {cls.__name__: cls for cls in (MLP, UNet, DigitClassifier, NoisyDigitClassifier, TextUNet, SceneReader)}
+NETWORKS = {cls.__name__: cls for cls in (MLP, UNet, DigitClassifier, NoisyDigitClassifier, TextUNet, SceneReader,
+                                          Autoencoder, ContrastiveModel)}
 
 # One recipe per shipped DDPM: a U-Net preset (minidiff.nets.unet) trained with the eps loss
 # (Ho et al. 2020, eq. 14) on a digit set, VP schedule with linear beta (Ho et al.'s 1e-4 .. 0.02
@@ -198,3 +201,73 @@ def snapshot_steps(name: str = "scenes") -> list[int]:
 def load_scene_reader(device=None) -> SceneReader:
     """The shipped attribute reader (scripts/train_reader.py), eval mode, frozen."""
     return load_network(DATA_DIR / "scene_reader.pt", device)
+
+
+# ---- latent diffusion (lesson 11) ------------------------------------------------------------------
+
+# Three models, trained in this order by scripts/train_latent.py, each on the 'train' side of the
+# scenes only (the held-out combinations never appear):
+# - autoencoder: 24x24x3 images <-> 6x6x4 latents (12x fewer numbers), MSE plus a light KL term;
+# - clip: a contrastive image and text encoder; every two-object scene of a batch comes with its
+#   colour-swapped twin ('a red fish and a blue can' beside 'a blue fish and a red can'), so that
+#   the text encoder must bind colours to objects (the hard negatives of Yuksekgonul et al. 2023);
+# - latent: a TextUNet on the scaled latents, cross-attending to the frozen clip text encoder's word
+#   vectors, caption dropout p_uncond for classifier-free guidance; otherwise lesson 10's recipe.
+_SCENES_DATA = dict(images=60_000, data_seed=0, seed=0)
+LATENT_RECIPES = {
+    "autoencoder": dict(_SCENES_DATA, file="autoencoder.pt", latent_channels=4, width=32, beta=1e-4,
+                        lr=1e-3, batch_size=64),
+    "clip": dict(_SCENES_DATA, file="clip.pt", dim=64, text_dim=64, heads=4, layers=2, max_len=20, width=32,
+                 lr=1e-3, batch_size=128, swapped_twins=True),
+    # the same without the colour-swapped twins: lesson 11 measures what they are for
+    "clip_plain": dict(_SCENES_DATA, file="clip_plain.pt", dim=64, text_dim=64, heads=4, layers=2, max_len=20,
+                       width=32, lr=1e-3, batch_size=128, swapped_twins=False),
+    "latent": dict(_SCENES_DATA, file="latent_text2image.pt", channels=[64, 128], cross_levels=[0, 1],
+                   target="eps", p_uncond=0.1, schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
+                   lr=1e-3, batch_size=64, ema=0.999),
+}
+
+
+def latent_recipe(name: str) -> dict:
+    """The recipe of 'autoencoder', 'clip' or 'latent' (lesson 11's models)."""
+    if name not in LATENT_RECIPES:
+        raise ValueError(f"pretrained: unknown lesson-11 model {name!r}; choose one of {sorted(LATENT_RECIPES)}")
+    return LATENT_RECIPES[name]
+
+
+def latent_path(name: str) -> Path:
+    return DATA_DIR / latent_recipe(name)["file"]
+
+
+def latent_info(name: str) -> dict:
+    """What a lesson-11 checkpoint says about itself: config, denoiser spec (or None), and meta
+    (steps, seconds, threads, recipe, and the scores scripts/train_latent.py measured)."""
+    from .train import info
+
+    return info(_need(name))
+
+
+def _need(name: str) -> Path:
+    path = latent_path(name)
+    if not path.exists():
+        raise FileNotFoundError(f"pretrained: {path} is missing; remake it with "
+                                f"`python scripts/train_latent.py {name}`")
+    return path
+
+
+def load_autoencoder(device=None) -> Autoencoder:
+    """The shipped scene autoencoder (its latent scale included), eval mode, frozen."""
+    return load_network(_need("autoencoder"), device)
+
+
+def load_clip(device=None, name: str = "clip") -> ContrastiveModel:
+    """The shipped contrastive image-text model, eval mode, frozen ('clip_plain': trained without the
+    colour-swapped twins)."""
+    if name not in ("clip", "clip_plain"):
+        raise ValueError(f"load_clip: name must be 'clip' or 'clip_plain', got {name!r}")
+    return load_network(_need(name), device)
+
+
+def load_latent_denoiser(device=None) -> Denoiser:
+    """The latent text-to-image Denoiser (a TextUNet on (4, 6, 6) latents, frozen clip text encoder)."""
+    return load_denoiser(_need("latent"), device)

@@ -7,6 +7,8 @@ and keeps one contract:
   one place it is called, `check_grid` the one place the inputs are checked;
 - ts is a decreasing grid of times in [0, 1] on the schedule's clock (schedules.uniform_grid,
   karras_grid); the coefficients are computed in float64 on the CPU, then used in x's dtype;
+  ts[0] may be a time where alpha = 0 (t = 1 of schedules.ZeroTerminalSNR) for the samplers in
+  ZERO_SNR_STARTS, given a model that predicts x0 or v; the others refuse it with the reason;
 - x (B, ...) is never changed in place; device and dtype follow x; the noise comes from
   `generator` (None: torch's global one); nothing builds a graph (torch.no_grad);
 - after each step it yields `Step(t, x, x0)`: t the time reached, x the sample there, x0 the
@@ -119,8 +121,21 @@ def annealed_langevin(model, x: torch.Tensor, ts, schedule, step_size: float = 1
 
 # ---- the time grid, the model call, the start ---------------------------------------------------
 
-def _grid(ts, x: torch.Tensor, schedule, where: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ts in x's dtype and device, the same times in float64 on the CPU), all checked."""
+# The samplers whose step from alpha = 0 (t = 1 of a zero-terminal-SNR schedule) is well defined from
+# an x0 prediction: DDIM's x_s = alpha_s x0 + sigma_s eps (eps = x_t there) and DDPM's posterior mean
+# alpha_s x0 need no division by alpha_t, and DPM-Solver++'s first step is DDIM's (h = inf, e^-h = 0).
+ZERO_SNR_STARTS = ("ddim", "euler", "ddpm", "dpm_solver_pp")
+_NO_ZERO_SNR_START = {  # why the others cannot take a step from alpha = 0
+    "heun": "its step lives in y = x / alpha and s = sigma / alpha, both infinite there",
+    "euler_maruyama": "the reverse SDE's drift d log alpha / dt is -inf there",
+    "predictor_corrector": "the reverse SDE's drift d log alpha / dt is -inf there",
+}
+
+
+def _grid(ts, x: torch.Tensor, schedule, where: str,
+          zero_snr_start: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ts in x's dtype and device, the same times in float64 on the CPU), all checked.
+    zero_snr_start: the sampler can start where alpha = 0 (ts[0] only; never later in the grid)."""
     if not isinstance(schedule, Schedule):
         hint = " (a name is not enough: pass the object, e.g. schedules.VPLinear())" if isinstance(schedule, str) else ""
         raise ValueError(f"{where}: schedule must be a schedules.Schedule{hint}, got {type(schedule).__name__} "
@@ -140,9 +155,17 @@ def _grid(ts, x: torch.Tensor, schedule, where: str) -> tuple[torch.Tensor, torc
     if not (t64[1:] < t64[:-1]).all() or t64[-1] < 0 or t64[0] > 1:
         raise ValueError(f"{where}: ts must decrease strictly within [0, 1] (from noise to data), "
                          f"got {t64.tolist()[:4]}...")
-    if not (schedule.alpha(t64) > 0).all():
-        raise ValueError(f"{where}: alpha(t) = 0 at t = {t64[0].item():g}, where x0 = (x - sigma eps) / alpha "
+    alpha = schedule.alpha(t64)
+    if not (alpha[1:] > 0).all():
+        bad = t64[1:][~(alpha[1:] > 0)][0].item()
+        raise ValueError(f"{where}: alpha(t) = 0 at t = {bad:g}, where x0 = (x - sigma eps) / alpha "
                          "is infinite; start the grid a little earlier, e.g. t = 0.999")
+    if not alpha[0] > 0 and not zero_snr_start:
+        why = _NO_ZERO_SNR_START.get(where, "it divides by alpha")
+        raise ValueError(f"{where}: alpha(t) = 0 at the grid's start t = {t64[0].item():g} (zero terminal SNR, "
+                         f"{schedule!r}), and {where} cannot step from there: {why}. The samplers that can "
+                         f"start at alpha = 0, given a model that predicts x0 or v: {', '.join(ZERO_SNR_STARTS)}; "
+                         "or start the grid a little earlier, e.g. t = 0.999")
     return t64.to(x.dtype).to(x.device), t64  # dtype first: the conversion happens on the CPU
 
 
@@ -182,15 +205,18 @@ class Caller:
             model._check(x)
             alpha, sigma = model.schedule.alpha(t64), model.schedule.sigma(t64)  # float64, once
             self.alpha, self.sigma = list(_on(alpha, x).unbind()), list(_on(sigma, x).unbind())
-            self.no_noise = (sigma == 0).tolist() if model.needs_noise else [False] * len(t64)
+            # the times at which this model cannot predict, found once: None, or why not (raised at the call)
+            self.refusal = [model._no_noise_message(t) if model.needs_noise and s == 0 else
+                            model._no_signal_message(t) if model.needs_signal and a == 0 else None
+                            for t, a, s in zip(t64.tolist(), alpha.tolist(), sigma.tolist())]
             self.batch = x.shape[0]
             self.t = [t.expand(self.batch) for t in ts.unbind()]  # (B,) per grid time
 
     def __call__(self, x: torch.Tensor, i: int) -> Prediction:
         if not self.direct or x.shape[0] != self.batch:
             return predict(self.model, x, self.ts[i])
-        if self.no_noise[i]:
-            raise ValueError(self.model._no_noise_message(self.ts[i].item()))
+        if self.refusal[i] is not None:
+            raise ValueError(self.refusal[i])
         return self.model.predict_with(x, self.t[i], self.alpha[i], self.sigma[i])
 
 
@@ -235,17 +261,21 @@ def ddpm(model, x: torch.Tensor, ts, schedule: Schedule, variance: str = "beta",
     """
     if variance not in VARIANCES:
         raise ValueError(f"ddpm: variance must be one of {VARIANCES}, got {variance!r}")
-    ts, t64 = _grid(ts, x, schedule, "ddpm")
+    ts, t64 = _grid(ts, x, schedule, "ddpm", zero_snr_start=True)
     # The chain's coefficients in float64: 1 - alpha_bar(t) / alpha_bar(s) loses digits in float32.
     alpha_step, beta_sqrt = q_transition(t64[1:], t64[:-1], schedule)  # (steps,): sqrt(1 - beta), sqrt(beta)
     beta, sigma = beta_sqrt**2, schedule.sigma(t64)  # (steps,), (steps + 1,)
     var = beta if variance == "beta" else beta * sigma[1:] ** 2 / sigma[:-1] ** 2
+    # From alpha_t = 0 (zero terminal SNR) line 4 is 0 / 0; there the posterior mean of eq. 7 is alpha_s x0.
+    from_zero, alpha_next = (alpha_step == 0).tolist(), _on(schedule.alpha(t64[1:]), x).unbind()
     coef, alpha_step, noise = _on(beta / sigma[:-1], x), _on(alpha_step, x), _on(var.sqrt(), x)
     call, t_out = Caller(model, x, ts, t64), t64.tolist()
     for i in range(len(ts) - 1):
         pred = call(x, i)
-        # Algorithm 2, line 4: x_s = (x_t - beta / sqrt(1 - alpha_bar_t) eps) / sqrt(1 - beta) + sigma z
-        x = (x - coef[i] * pred.eps) / alpha_step[i]
+        if from_zero[i]:
+            x = alpha_next[i] * pred.x0  # eq. 7's mean with sqrt(alpha_bar_t) = 0: x_t carries no weight
+        else:  # Algorithm 2, line 4: x_s = (x_t - beta / sqrt(1 - alpha_bar_t) eps) / sqrt(1 - beta) + sigma z
+            x = (x - coef[i] * pred.eps) / alpha_step[i]
         if t_out[i + 1] > 0:
             x = x + noise[i] * randn_like(x, generator)
         yield Step(t=t_out[i + 1], x=x, x0=pred.x0)
@@ -268,7 +298,7 @@ def ddim(model, x: torch.Tensor, ts, schedule: Schedule, eta: float = 0.0,
     eta = float(eta)
     if not 0 <= eta <= 1:
         raise ValueError(f"ddim: eta must be in [0, 1] (0: deterministic, 1: DDPM), got {eta}")
-    ts, t64 = _grid(ts, x, schedule, "ddim")
+    ts, t64 = _grid(ts, x, schedule, "ddim", zero_snr_start=True)  # from alpha = 0: eps = x_t, c^2 = eta^2 sigma_s^2
     alpha, sigma, log_snr = schedule.alpha(t64), schedule.sigma(t64), schedule.log_snr(t64)
     # 1 - snr_t / snr_s = -expm1(log_snr_t - log_snr_s): 1 where s = 0 (log-SNR +inf there)
     c2 = eta**2 * sigma[1:] ** 2 * -torch.expm1(log_snr[:-1] - log_snr[1:])  # (steps,)
@@ -329,7 +359,9 @@ def dpm_solver_pp(model, x: torch.Tensor, ts, schedule: Schedule,
     previous step's x0 is reused. D = x0_t (first order, which is DDIM) on the first step, with no
     previous call, and on a step to sigma = 0 (lambda = +inf, h = inf: x_s = alpha_s x0_t), as the
     paper's code does. NFE = steps. Deterministic: generator is unused."""
-    ts, t64 = _grid(ts, x, schedule, "dpm_solver_pp")
+    # From alpha = 0 (lambda = -inf): h = inf, so the first step is DDIM's, and 1/(2r) = h / (2 inf) = 0
+    # makes the second one first order too (the prediction at lambda = -inf is no point to extrapolate from).
+    ts, t64 = _grid(ts, x, schedule, "dpm_solver_pp", zero_snr_start=True)
     alpha64, sigma64 = schedule.alpha(t64), schedule.sigma(t64)  # (steps + 1,) each
     lam = 0.5 * schedule.log_snr(t64)  # lambda = log(alpha / sigma) is HALF the log-SNR; +inf at sigma = 0
     h = lam[1:] - lam[:-1]  # (steps,) > 0, the step in lambda

@@ -351,6 +351,78 @@ class DiscreteDDPM(Schedule):
         return ((k + frac) / self.T).clamp(0, 1)
 
 
+class ZeroTerminalSNR(Schedule):
+    """A variance-preserving schedule rescaled so that alpha(1) = 0 exactly (zero terminal SNR), keeping
+    alpha(0): alpha(t) = a0 (a(t) - a1) / (a0 - a1), sigma = sqrt(1 - alpha^2), where a is the base's
+    alpha, a0 = a(0), a1 = a(1) (Lin et al. 2024, "Common diffusion noise schedules and sample steps are
+    flawed", Algorithm 1, in continuous time; diffusers calls it rescale_betas_zero_snr).
+
+    Why: with alpha(1) > 0, x_1 still holds alpha(1) x0, so N(0, I) is not its law and a deterministic
+    sampler carries the mismatch to its samples. Here x_1 ~ N(0, I) exactly; the price is that an eps
+    prediction says nothing about x0 at t = 1 (x0 = (x - sigma eps) / alpha is 0 / 0): a model on this
+    schedule predicts x0 or v (exact.mixture_denoiser(..., target='x0')).
+    base: a variance-preserving Schedule (alpha^2 + sigma^2 = 1) whose alpha falls from t = 0 to 1,
+    or its config (default VPLinear()). Where the base's alpha is flat before t = 1 (VPCosine's clip,
+    t > 1 - 2e-5), the rescaled alpha is 0 on that whole stretch. Samplers start at t = 1 itself
+    (samplers.ZERO_SNR_STARTS); schedules.karras_grid starts at noise level 80, so put t = 1 in front.
+    """
+
+    def __init__(self, base=None):
+        base = VPLinear() if base is None else from_config(base) if isinstance(base, dict) else base
+        if not isinstance(base, Schedule):
+            raise ValueError(f"ZeroTerminalSNR: base must be a Schedule (e.g. VPLinear()) or its config, "
+                             f"got {type(base).__name__} {base!r}")
+        ends = torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)
+        a, s = base.alpha(ends), base.sigma(ends)
+        if not torch.allclose(a**2 + s**2, torch.ones_like(a), rtol=0, atol=1e-9):
+            raise ValueError(f"ZeroTerminalSNR: the base must be variance preserving (alpha^2 + sigma^2 = 1, "
+                             f"e.g. VPLinear, VPCosine, DiscreteDDPM), got {base!r}")
+        if not a[0] > a[2]:
+            raise ValueError(f"ZeroTerminalSNR: the base's alpha must fall from t = 0 to t = 1, got "
+                             f"alpha(0) = {a[0].item():g}, alpha(1) = {a[2].item():g} for {base!r}")
+        self.base = base
+        self._a0, self._a1, self._sigma0_sq = a[0].item(), a[2].item(), s[0].item() ** 2
+
+    def _a_minus_a1(self, t) -> torch.Tensor:
+        # a(t) - a(1) with a(1) evaluated in t's dtype: exactly 0 at t = 1 in float32 too (a float64 a1
+        # would leave a float32 a(1) a rounding error away from it, and alpha(1) > 0)
+        return self.base.alpha(t) - self.base.alpha(torch.ones_like(t))
+
+    def alpha(self, t) -> torch.Tensor:
+        return (self._a0 * self._a_minus_a1(t) / (self._a0 - self._a1)).clamp(min=0)
+
+    def _one_minus_alpha(self, t) -> torch.Tensor:
+        # 1 - alpha without cancellation near t = 0, where alpha -> 1: a0 - a = (sigma_b^2 - sigma_b(0)^2) / (a0 + a)
+        # for a variance-preserving base, so 1 - alpha = ((1 - a0)(a0 - a1) + a0 (a0 - a)) / (a0 - a1).
+        a = self.base.alpha(t)
+        a0_minus_a = (self.base.sigma(t) ** 2 - self._sigma0_sq) / (self._a0 + a)
+        return ((1 - self._a0) * (self._a0 - self._a1) + self._a0 * a0_minus_a) / (self._a0 - self._a1)
+
+    def _sigma2(self, t) -> torch.Tensor:
+        return (self._one_minus_alpha(t) * (1 + self.alpha(t))).clamp(0, 1)
+
+    def sigma(self, t) -> torch.Tensor:
+        return torch.sqrt(self._sigma2(t))
+
+    def log_snr(self, t) -> torch.Tensor:
+        return 2 * self.alpha(t).log() - self._sigma2(t).log()  # -inf at t = 1, +inf at t = 0
+
+    def d_log_alpha(self, t) -> torch.Tensor:
+        """alpha'/alpha = a'(t) / (a(t) - a1) = a d_log_alpha_base / (a - a1); -inf at t = 1."""
+        return self.base.alpha(t) * self.base.d_log_alpha(t) / self._a_minus_a1(t)
+
+    def d_log_snr(self, t) -> torch.Tensor:
+        """2 d_log_alpha / sigma^2 (variance preserving); -inf at both ends."""
+        return 2 * self.d_log_alpha(t) / self._sigma2(t)
+
+    @property
+    def config(self) -> dict:
+        return {"name": "ZeroTerminalSNR", "base": self.base.config}
+
+    def __repr__(self) -> str:
+        return f"ZeroTerminalSNR({self.base!r})"
+
+
 def discrete_betas(schedule: Schedule, T: int, max_beta: float = 0.999) -> torch.Tensor:
     """The T betas whose chain hits schedule.alpha_bar at t = k / T: beta_k = 1 - alpha_bar_k / alpha_bar_{k-1},
     clipped at max_beta as in Nichol & Dhariwal 2021 (section 3.2)."""
@@ -372,7 +444,8 @@ def cosine_betas(T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> to
     return discrete_betas(VPCosine(s, alpha_bar_min=0.0), T, max_beta)
 
 
-SCHEDULES = {"VPLinear": VPLinear, "VPCosine": VPCosine, "VE": VE, "DiscreteDDPM": DiscreteDDPM}
+SCHEDULES = {"VPLinear": VPLinear, "VPCosine": VPCosine, "VE": VE, "DiscreteDDPM": DiscreteDDPM,
+             "ZeroTerminalSNR": ZeroTerminalSNR}
 
 
 def from_config(config: dict) -> Schedule:

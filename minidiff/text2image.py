@@ -18,29 +18,33 @@ from .schedules import uniform_grid
 
 
 def sample(model, tok, prompts, w: float = 3.0, steps: int = 30, *, sampler: str = "ddim",
-           generator: torch.Generator | None = None, batch_size: int = 200) -> torch.Tensor:
-    """One image (3, 24, 24) in [-1, 1] per prompt (a list of captions, or one caption and n=...)."""
+           generator: torch.Generator | None = None, batch_size: int = 200, decoder=None) -> torch.Tensor:
+    """One image (3, 24, 24) in [-1, 1] per prompt (a caption or a list of them). With a decoder (an
+    Autoencoder, lesson 11) the model samples latents of its sample_shape, and the decoder makes them
+    images."""
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
     if sampler not in SAMPLERS:
         raise ValueError(f"sample: sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
     ids = tok(prompts)  # unknown words fail here, before any sampling
     device = next(model.parameters()).device
     ts = uniform_grid(steps)
+    shape = tuple(getattr(model, "sample_shape", None) or (3, S.SIZE, S.SIZE))
     out = []
     for chunk in ids.split(batch_size):
-        noise = torch.randn(len(chunk), 3, S.SIZE, S.SIZE, generator=generator).to(device)
+        noise = torch.randn(len(chunk), *shape, generator=generator).to(device)
         guided = ClassifierFree(model, chunk.to(device), w)
         with torch.no_grad():
-            out.append(run(SAMPLERS[sampler](guided, noise, ts, model.schedule)).clamp(-1, 1).cpu())
+            x = run(SAMPLERS[sampler](guided, noise, ts, model.schedule))
+            out.append((decoder.decode_latents(x) if decoder is not None else x).clamp(-1, 1).cpu())
     return torch.cat(out)
 
 
 def prompt_adherence(model, tok, reader, prompts, w: float, per_prompt: int = 8, steps: int = 30,
-                     generator: torch.Generator | None = None) -> float:
+                     generator: torch.Generator | None = None, decoder=None) -> float:
     """The share of samples (per_prompt for each prompt) that adhere to their prompt."""
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
     asked = [p for p in prompts for _ in range(per_prompt)]
-    images = sample(model, tok, asked, w, steps, generator=generator)
+    images = sample(model, tok, asked, w, steps, generator=generator, decoder=decoder)
     return adherence(reader, images, asked).float().mean().item()
 
 
@@ -51,11 +55,12 @@ def prompt_suites(k: int = 16) -> dict:
 
 
 def adherence_table(model, tok, reader, ws=(0.0, 1.0, 3.0), k: int = 16, per_prompt: int = 8,
-                    goldfish_n: int = 64, steps: int = 30, generator: torch.Generator | None = None) -> dict:
+                    goldfish_n: int = 64, steps: int = 30, generator: torch.Generator | None = None,
+                    decoder=None) -> dict:
     """{suite: {w: adherence}} for the seen, held-out and goldfish prompts."""
     table = {}
     for name, prompts in prompt_suites(k).items():
         n = goldfish_n if name == "goldfish" else per_prompt
-        table[name] = {f"{w:g}": prompt_adherence(model, tok, reader, prompts, w, n, steps, generator)
+        table[name] = {f"{w:g}": prompt_adherence(model, tok, reader, prompts, w, n, steps, generator, decoder)
                        for w in ws}
     return table

@@ -14,7 +14,7 @@ LAYERS = [
     ["schedules", "params", "toy", "data", "scenes"],
     ["forward", "losses", "nets", "exact", "text"],
     ["samplers", "sde", "ink", "likelihood", "guidance", "train", "metrics"],
-    ["pretrained", "nfe", "text2image"],
+    ["pretrained", "nfe", "text2image", "latent"],
     ["plot"],
     ["widgets"],
     ["check"],

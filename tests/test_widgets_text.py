@@ -89,3 +89,22 @@ def test_a_setting_seen_before_comes_from_the_cache(parts, monkeypatch):
     assert ui.image.value == first and ui.label.value == label and len(ui.cache) == 2
     ui.controls["prompt"].value = "A gold fish and a red can on the beach"  # the same words, the same ids
     assert len(ui.cache) == 2 and "w = 3, seed 0" in ui.label.value
+
+
+def test_with_a_decoder_the_samples_are_decoded_latents():
+    """Lesson 11 uses the same text box on a latent model: the images are the decoder's, not the latents."""
+    from minidiff.nets import Autoencoder
+
+    tok = Tokenizer(scenes.vocabulary())
+    torch.manual_seed(0)
+    net = TextUNet(len(tok), in_channels=4, channels=(8, 16), cross_levels=(0, 1),
+                   encoder=dict(kind="transformer", dim=16, heads=2, layers=1, max_len=20))
+    model = params.Denoiser(net, schedules.VPLinear(), sample_shape=(4, 6, 6)).eval()
+    vae = Autoencoder(width=8).eval()
+    vae.scale.fill_(0.5)
+    ui = widgets.prompt_explorer(model, tok, pretrained.load_scene_reader(), n=2, steps=2, seed=1, decoder=vae)
+    (images, _), = ui.cache.values()
+    expected = text2image.sample(model, tok, [scenes.GOLDFISH_PROMPT] * 2, 3.0, 2,
+                                 generator=torch.Generator().manual_seed(1), decoder=vae)
+    assert images.shape == (2, 3, 24, 24)  # tests/test_latent.py checks sample's decoding by hand
+    torch.testing.assert_close(images, expected)

@@ -43,3 +43,6 @@ __all__ += ["cfg_combination", "closest_to_real_w", "guided_eps", "ho_salimans_t
 from .text import cross_attention, swap_prediction, text_cfg, tokenise
 
 __all__ += ["cross_attention", "swap_prediction", "text_cfg", "tokenise"]
+from .latent import contrastive_loss, decode_latents, encode_latents, hardest_retrieval, scale_factor
+
+__all__ += ["contrastive_loss", "decode_latents", "encode_latents", "hardest_retrieval", "scale_factor"]

@@ -40,11 +40,13 @@ class TextUNet(nn.Module):
 
     channels: width per level (the image halves between levels); cross_levels: the levels (0 = full
     size) whose blocks are followed by cross-attention, always also at the bottom; encoder: the text
-    encoder's config (text.TransformerEncoder or text.BagOfWords), trained together with the U-Net.
+    encoder's config (text.TransformerEncoder or text.BagOfWords), trained together with the U-Net,
+    or, with freeze_encoder, loaded from elsewhere and never changed by training (lesson 11).
     """
 
     def __init__(self, vocab_size: int, in_channels: int = 3, channels=(32, 64, 96), cross_levels=(1, 2),
-                 encoder: dict | None = None, max_freq: float = 30.0, groups: int = 8, heads: int = 4):
+                 encoder: dict | None = None, max_freq: float = 30.0, groups: int = 8, heads: int = 4,
+                 freeze_encoder: bool = False):
         super().__init__()
         channels, cross_levels = [int(c) for c in channels], [int(k) for k in cross_levels]
         if any(c % groups for c in channels):
@@ -54,7 +56,11 @@ class TextUNet(nn.Module):
         self.config = dict(vocab_size=vocab_size, in_channels=in_channels, channels=channels,
                            cross_levels=cross_levels, encoder=encoder, max_freq=max_freq, groups=groups,
                            heads=heads)
+        if freeze_encoder:  # only then, so that the configs of lesson 10's checkpoints stay as saved
+            self.config["freeze_encoder"] = True
         self.encoder = build_encoder(encoder)
+        if freeze_encoder:  # a text encoder trained elsewhere (lesson 11: the contrastive one), kept as it is
+            self.encoder.requires_grad_(False)
         d, emb_dim = self.encoder.dim, 4 * channels[0]
         self.time = nn.Sequential(TimeEmbedding(channels[0], max_freq), nn.Linear(channels[0], emb_dim),
                                   nn.SiLU(), nn.Linear(emb_dim, emb_dim))

@@ -43,3 +43,6 @@ __all__ += ["class_clouds", "digit_rows", "distance_vs_w", "guided_digits", "ove
 from .text import adherence_curve, attention_maps, image_grid
 
 __all__ += ["adherence_curve", "attention_maps", "image_grid"]
+from .latent import latent_grid, pipeline_diagram, similarity_matrix, stages
+
+__all__ += ["latent_grid", "pipeline_diagram", "similarity_matrix", "stages"]

@@ -37,12 +37,13 @@ class PromptControls(FigureControls):
 
 
 def prompt_explorer(model, tok, reader, prompt: str = GOLDFISH_PROMPT, w: float = 3.0, seed: int = 0,
-                    n: int = 8, steps: int = 20, max_w: float = 8.0, max_seed: int = 99) -> PromptControls:
+                    n: int = 8, steps: int = 20, max_w: float = 8.0, max_seed: int = 99,
+                    decoder=None) -> PromptControls:
     """A text box for the prompt, sliders for the guidance weight w (0..max_w) and the seed: n samples of
     the text-to-image model (text2image.sample, DDIM with `steps` steps; the seed fixes the starting noise,
     the same for every prompt and w) and a label with how many adhere to the prompt
     (metrics.scenes.adherence with the scene reader). `.cache` holds what was computed, by (prompt ids, w,
-    seed)."""
+    seed). With a decoder (lesson 11's Autoencoder) the model samples latents, decoded to images."""
     cache = {}
 
     def measure(prompt, w, seed):
@@ -50,7 +51,7 @@ def prompt_explorer(model, tok, reader, prompt: str = GOLDFISH_PROMPT, w: float 
         key = (tuple(ids[0].tolist()), float(w), int(seed))
         if key not in cache:
             images = text2image.sample(model, tok, [prompt] * n, w, steps,
-                                       generator=torch.Generator().manual_seed(seed))
+                                       generator=torch.Generator().manual_seed(seed), decoder=decoder)
             cache[key] = (images, int(adherence(reader, images, prompt).sum()))
         return cache[key]
 
