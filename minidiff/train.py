@@ -4,6 +4,8 @@ bar, a loss history, a stop on NaN, and checkpoints that know which model they b
     history = train(net, loss_fn, data, steps=2000, generator=minidiff.seed_all(0))
     history.losses        # one float per step
     history.ema           # a copy of net holding the averaged weights: sample with this one
+
+The same call runs data-parallel under `torchrun --nproc_per_node=N script.py` (see `train`).
 """
 
 import copy
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import torch
+import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -80,6 +83,20 @@ def train(model: nn.Module, loss_fn: Callable, data, steps: int, *, lr: float = 
     device. clip: the largest gradient norm (None: no clipping). ema: the decay of the weight
     average (None: no average). callback(step, model, ema_model) runs after every step; when it
     returns True, training stops there and the History holds the steps done (a time budget, ...).
+
+    Data-parallel: when a torch.distributed process group with more than one process is set up
+    (`torchrun --nproc_per_node=N`, then dist.init_process_group("gloo") on CPUs, "nccl" on
+    GPUs), every process runs this same call with the same seed: rank 0's weights are copied to
+    all at the start, every batch is the global one (batch_size, or what data gives) of which each
+    process takes its own contiguous block of rows, the gradients are averaged over the processes
+    (what DistributedDataParallel does; done here after backward, so loss_fn still gets the plain
+    model and may call any of its methods), and the losses in the History are the global-batch
+    means, as in one process with the whole batch. A DataLoader with a DistributedSampler already
+    gives each process its own batches: these are not split again. loss_fn's `generator` is then
+    one per process (seeded from `generator`), so that the processes draw different noise. EMA
+    runs on every process (the weights are the same everywhere); the callback and the progress bar
+    on rank 0 only (save checkpoints there), and its stop is sent to all. With one process, or no
+    process group, nothing of this happens.
     """
     if steps < 1:
         raise ValueError(f"train: steps must be >= 1, got {steps}")
@@ -91,27 +108,47 @@ def train(model: nn.Module, loss_fn: Callable, data, steps: int, *, lr: float = 
     if isinstance(data, torch.Tensor) and data.is_floating_point() and not data.isfinite().all():
         raise ValueError(_bad_data_message(data, "the training data"))
     device = params[0].device
+    rank, world = (dist.get_rank(), dist.get_world_size()) if _distributed() else (0, 1)
+    noise = generator
+    if world > 1:
+        if isinstance(data, torch.Tensor) and batch_size < world:
+            raise ValueError(f"train: batch_size ({batch_size}) is the global batch, split over {world} "
+                             f"processes: it must be at least {world}")
+        _broadcast_weights(model)  # all processes start from rank 0's weights, like DDP
+        if generator is not None:  # same data stream everywhere, different noise per process
+            copy_ = torch.Generator(device=generator.device).set_state(generator.get_state())
+            seed = int(torch.randint(2**62, (1,), generator=copy_, device=generator.device))  # generator untouched
+            noise = torch.Generator(device=generator.device).manual_seed(seed + rank)
+        split = not isinstance(getattr(data, "sampler", None), torch.utils.data.DistributedSampler)
     batches = _batches(data, batch_size, generator)
     takes_generator = _takes_generator(loss_fn)
     optimizer = torch.optim.Adam(params, lr=lr)
     average = EMA(model, ema) if ema is not None else None
     losses, was_training, start = [], model.training, time.perf_counter()
     model.train()
-    bar = tqdm(total=steps, desc=desc, disable=not progress, leave=True)
+    bar = tqdm(total=steps, desc=desc, disable=not progress or rank != 0, leave=True)
     every = max(1, steps // 200)  # refresh the bar's loss ~200 times, not every step
     try:
         for step in range(1, steps + 1):
             batch = _to(next(batches), device)
-            loss = loss_fn(model, batch, generator=generator) if takes_generator else loss_fn(model, batch)
+            if world > 1 and split:
+                batch = _rows(batch, rank, world)
+            loss = loss_fn(model, batch, generator=noise) if takes_generator else loss_fn(model, batch)
             if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
                 raise ValueError("train: loss_fn must return a scalar tensor, got "
                                  f"{getattr(loss, 'shape', type(loss).__name__)} (forgot a .mean()?)")
-            value = loss.item()
+            if world > 1:  # backward first: all processes must reach the all_reduce, NaN or not
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                value = _average_gradients(params, loss.detach(), world)
+            else:
+                value = loss.item()
             if not math.isfinite(value):
                 _check_batch(batch, step)  # NaN in the data is the first thing to rule out
                 raise FloatingPointError(_nan_message("the loss", value, step, steps, lr, clip))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if world == 1:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
             # clip_grad_norm_ also measures the norm: a NaN there means a NaN gradient.
             norm = float(nn.utils.clip_grad_norm_(params, clip if clip is not None else math.inf))
             if not math.isfinite(norm):
@@ -120,8 +157,14 @@ def train(model: nn.Module, loss_fn: Callable, data, steps: int, *, lr: float = 
             if average is not None:
                 average.update(model)
             losses.append(value)
-            if callback is not None and callback(step, model, average.model if average is not None else None):
-                break  # the callback asked to stop (a time budget, a target loss reached, ...)
+            if callback is not None:
+                stop = rank == 0 and bool(callback(step, model, average.model if average is not None else None))
+                if world > 1:  # rank 0 decides for all: a process left alone would wait forever
+                    flag = torch.tensor([float(stop)], device=device)
+                    dist.broadcast(flag, 0)
+                    stop = bool(flag.item())
+                if stop:
+                    break  # the callback asked to stop (a time budget, a target loss reached, ...)
             if step % every == 0 or step == steps:
                 recent = losses[-every:]
                 bar.set_postfix(loss=f"{sum(recent) / len(recent):.4g}", refresh=False)
@@ -131,6 +174,49 @@ def train(model: nn.Module, loss_fn: Callable, data, steps: int, *, lr: float = 
         model.train(was_training)
     return History(losses, average.model if average is not None else None,
                    time.perf_counter() - start)
+
+
+def _distributed() -> bool:
+    """True when a torch.distributed process group of more than one process is set up."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+@torch.no_grad()
+def _broadcast_weights(model: nn.Module) -> None:
+    for t in [*model.parameters(), *model.buffers()]:
+        dist.broadcast(t.data, 0)
+
+
+@torch.no_grad()
+def _average_gradients(params: list, loss: torch.Tensor, world: int) -> float:
+    """Average the gradients (and the loss) over all processes, one all_reduce per dtype; return
+    the averaged loss. A parameter without a gradient on this process counts as a zero gradient."""
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    groups = {}
+    for g in [loss.reshape(1)] + [p.grad for p in params]:
+        groups.setdefault(g.dtype, []).append(g)
+    for grads in groups.values():
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= world
+        for g, part in zip(grads, flat.split([g.numel() for g in grads])):
+            g.copy_(part.view_as(g))
+    return groups[loss.dtype][0].item()
+
+
+def _rows(batch, rank: int, world: int):
+    """This process's block of rows of a global batch (tensors, or tuples, lists, dicts of them)."""
+    if isinstance(batch, torch.Tensor):
+        if len(batch) < world:
+            raise ValueError(f"train: a batch of {len(batch)} cannot be split over {world} processes")
+        return batch.tensor_split(world)[rank]
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_rows(b, rank, world) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _rows(v, rank, world) for k, v in batch.items()}
+    return batch
 
 
 def _nan_message(what: str, value: float, step: int, steps: int, lr: float, clip) -> str:
