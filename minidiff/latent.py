@@ -19,14 +19,12 @@ import numpy as np
 import torch
 
 from . import scenes as S
-from .guidance import ClassifierFree
 from .losses import diffusion_loss
 from .metrics.scenes import adheres
 from .nets.contrastive import retrieval_accuracy
 from .samplers import SAMPLERS, run
-from .schedules import uniform_grid
 from .text import Tokenizer
-from .text2image import sample
+from .text2image import decode, guided_steps, sample
 
 
 # ---- data for the contrastive encoder ---------------------------------------------------------------
@@ -214,10 +212,7 @@ class TextToImage:
     def denoise_steps(self, ids: torch.Tensor, noise: torch.Tensor, steps: int = 30, w: float = 3.0):
         """The sampler's steps (samplers.Step: t, x, x0) from `noise`, under classifier-free guidance on
         caption ids; a generator, to watch the latents (or pixels) form."""
-        device = next(self.denoiser.parameters()).device
-        guided = ClassifierFree(self.denoiser, ids.to(device), w)
-        with torch.no_grad():
-            yield from SAMPLERS[self.sampler](guided, noise.to(device), uniform_grid(steps), self.schedule)
+        return guided_steps(self.denoiser, ids, noise, w, steps, self.sampler)
 
     def denoise(self, ids: torch.Tensor, noise: torch.Tensor, steps: int = 30, w: float = 3.0) -> torch.Tensor:
         """The sampler run to the end: latents (or pixels)."""
@@ -225,9 +220,7 @@ class TextToImage:
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Latents -> images in [-1, 1] (pixels are only clamped)."""
-        with torch.no_grad():
-            x = self.decoder.decode_latents(z) if self.decoder is not None else z
-        return x.clamp(-1, 1).cpu()
+        return decode(z, self.decoder)
 
     def __call__(self, prompt, n: int = 1, steps: int = 30, w: float = 3.0,
                  generator: torch.Generator | None = None, batch_size: int = 200) -> torch.Tensor:

@@ -17,6 +17,23 @@ from .samplers import SAMPLERS, run
 from .schedules import uniform_grid
 
 
+def guided_steps(model, ids: torch.Tensor, noise: torch.Tensor, w: float = 3.0, steps: int = 30,
+                 sampler: str = "ddim"):
+    """The sampler's steps (samplers.Step: t, x, x0) from `noise`, with classifier-free guidance on the
+    caption ids, over a uniform grid of `steps` steps: a generator, to watch the samples form."""
+    device = next(model.parameters()).device
+    guided = ClassifierFree(model, ids.to(device), w)
+    with torch.no_grad():
+        yield from SAMPLERS[sampler](guided, noise.to(device), uniform_grid(steps), model.schedule)
+
+
+def decode(x: torch.Tensor, decoder=None) -> torch.Tensor:
+    """Samples -> images in [-1, 1] on the CPU: latents through the decoder (lesson 11), pixels as they are."""
+    with torch.no_grad():
+        x = decoder.decode_latents(x) if decoder is not None else x
+    return x.clamp(-1, 1).cpu()
+
+
 def sample(model, tok, prompts, w: float = 3.0, steps: int = 30, *, sampler: str = "ddim",
            generator: torch.Generator | None = None, batch_size: int = 200, decoder=None) -> torch.Tensor:
     """One image (3, 24, 24) in [-1, 1] per prompt (a caption or a list of them). With a decoder (an
@@ -26,16 +43,11 @@ def sample(model, tok, prompts, w: float = 3.0, steps: int = 30, *, sampler: str
     if sampler not in SAMPLERS:
         raise ValueError(f"sample: sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
     ids = tok(prompts)  # unknown words fail here, before any sampling
-    device = next(model.parameters()).device
-    ts = uniform_grid(steps)
     shape = tuple(getattr(model, "sample_shape", None) or (3, S.SIZE, S.SIZE))
     out = []
     for chunk in ids.split(batch_size):
-        noise = torch.randn(len(chunk), *shape, generator=generator).to(device)
-        guided = ClassifierFree(model, chunk.to(device), w)
-        with torch.no_grad():
-            x = run(SAMPLERS[sampler](guided, noise, ts, model.schedule))
-            out.append((decoder.decode_latents(x) if decoder is not None else x).clamp(-1, 1).cpu())
+        noise = torch.randn(len(chunk), *shape, generator=generator)  # on the CPU: the same on every device
+        out.append(decode(run(guided_steps(model, chunk, noise, w, steps, sampler)), decoder))
     return torch.cat(out)
 
 

@@ -80,20 +80,21 @@ class Autoencoder(nn.Module):
         self._check_latents(z)
         return self.decoder(z)
 
+    @staticmethod
+    def _sample(mean: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """z = mean + std * noise, a sample of q(z | x) (the reparameterisation: gradients reach both)."""
+        noise = torch.randn(mean.shape, generator=generator, device=generator.device if generator else None)
+        return mean + (0.5 * logvar).exp() * noise.to(mean)
+
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
         """(reconstruction, mean, logvar), decoding a sample z = mean + std * noise (as in training)."""
         mean, logvar = self.encode(x)
-        noise = torch.randn(mean.shape, generator=generator, device=generator.device if generator else None)
-        z = mean + (0.5 * logvar).exp() * noise.to(mean)
-        return self.decode(z), mean, logvar
+        return self.decode(self._sample(mean, logvar, generator)), mean, logvar
 
     def latents(self, x: torch.Tensor, generator: torch.Generator | None = None, sample: bool = False):
         """Scaled latents scale * z of images x: the encoder's mean, or a sample of q(z | x) if `sample`."""
         mean, logvar = self.encode(x)
-        if sample:
-            noise = torch.randn(mean.shape, generator=generator, device=generator.device if generator else None)
-            mean = mean + (0.5 * logvar).exp() * noise.to(mean)
-        return self.scale * mean
+        return self.scale * (self._sample(mean, logvar, generator) if sample else mean)
 
     def decode_latents(self, z: torch.Tensor) -> torch.Tensor:
         """Scaled latents -> images: undo the scaling, then decode."""
