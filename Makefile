@@ -12,7 +12,7 @@ PORT   ?= 8888
 # keeps torch's default. Override with `make test OMP_NUM_THREADS=2`.
 OMP_NUM_THREADS ?= 1
 
-.PHONY: lab test course bench hooks clean help
+.PHONY: lab test course bench hooks chromium clean help
 
 help:
 	@echo "make lab     open your copy of the lessons (lab/) in JupyterLab (creates .venv on first use)"
@@ -20,6 +20,7 @@ help:
 	@echo "make course  run every notebook in full mode and write HTML to build/course/"
 	@echo "make bench   run the speed and quality benchmarks"
 	@echo "make hooks   (contributors) strip notebook outputs automatically on git add and commit"
+	@echo "make chromium  install Chromium for the browser test of make test (skipped without it)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "minidiff needs Python 3.11 or newer, found " + sys.version.split()[0]'
@@ -49,6 +50,14 @@ hooks: $(STAMP)
 
 test: $(STAMP)
 	OMP_NUM_THREADS=$(OMP_NUM_THREADS) MINIDIFF_FAST=1 $(BIN)/python -m pytest
+
+# tests/test_browser.py (part of `make test`) moves every lesson's sliders in Debian's Chromium through
+# Playwright (the test extra); it is skipped when Chromium is missing. Root gets it from apt.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then echo "Chromium is installed: /usr/bin/chromium"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "The browser test needs Chromium: sudo apt-get install chromium, or set CHROMIUM=/path/to/chromium"; fi
 
 course: $(STAMP)
 	mkdir -p build/course
