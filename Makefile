@@ -18,7 +18,7 @@ help:
 	@echo "make lab     open your copy of the lessons (lab/) in JupyterLab (creates .venv on first use)"
 	@echo "make test    run every unit test and every notebook in fast mode"
 	@echo "make course  run every notebook in full mode and write HTML to build/course/"
-	@echo "make bench   run the speed and quality benchmarks"
+	@echo "make bench   print one report of the speed and quality benchmarks (BENCH_FLAGS=--quick: a short one)"
 	@echo "make hooks   (contributors) strip notebook outputs automatically on git add and commit"
 	@echo "make chromium  install Chromium for the browser test of make test (skipped without it)"
 
@@ -72,8 +72,16 @@ course: $(STAMP)
 	done
 	$(BIN)/python scripts/course_index.py build/course
 
+# One report (benchmarks/report.py, Markdown on stdout): the machine, each lesson's run time in fast and
+# full mode (median of 3), the sampler table, training steps per second of every shipped model, slider
+# redraw times and the quality figures the checkpoints recorded. It takes about 1 h 45 min on the 2-core
+# CPU: the lessons 3 times in full mode about 70 min, 3 times in fast mode about 12, the sampler table
+# 16 (measured alone), throughput 4, sliders 1. BENCH_FLAGS=--quick is a smoke run of about 5 minutes;
+# --lessons 00 03, --modes fast, --skip samplers ..., --fast-benchmarks pick parts
+# (python benchmarks/report.py --help). Each benchmark also runs alone: python benchmarks/samplers.py,
+# benchmarks/widgets.py, benchmarks/latent.py, benchmarks/sampler_overhead.py, benchmarks/zero_snr.py.
 bench: $(STAMP)
-	for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	OMP_NUM_THREADS=$(OMP_NUM_THREADS) $(BIN)/python benchmarks/report.py $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(VENV) build
