@@ -5,7 +5,7 @@ stays quick and pulls in neither matplotlib nor ipywidgets.
 
 Layers, bottom to top; a module imports only from its own layer or below (tests/test_layers.py):
 runtime; schedules, params, toy, data, scenes; forward, losses, nets, exact, text; samplers, sde, ink,
-likelihood, guidance, train, metrics; pretrained, nfe, text2image; plot (figures from tensors it is given); widgets (sliders); check.
+likelihood, guidance, train, metrics, gan; pretrained, nfe, text2image, latent, beyond; plot (figures from tensors it is given); widgets (sliders); check.
 """
 
 import importlib

@@ -104,6 +104,62 @@ def mixture_denoiser(gm: GaussianMixture, schedule: Schedule, clip: float | None
     return Denoiser(net, schedule, target=target, clip=clip)
 
 
+class EmpiricalX0(nn.Module):
+    """The ideal denoiser of a finite training set {x_i}: E[x0 | x_t] when x0 is one of the x_i, each
+    with probability 1/N. Bayes' rule with q(x_t | x_i) = N(alpha x_i, sigma^2 I) gives
+
+        E[x0 | x_t] = sum_i softmax_i(-|x_t - alpha x_i|^2 / (2 sigma^2)) x_i,
+
+    a weighted average of the training points whose weights sharpen onto the nearest one as sigma
+    falls. A network trained to the minimum of the denoising loss on these N points is this function,
+    so sampling with it can only return training points: perfect training means perfect copying
+    (Kadkhodaie et al. 2024, section 2; Gu et al. 2023). Points may be any shape (N, ...).
+    """
+
+    def __init__(self, points: torch.Tensor):
+        super().__init__()
+        points = torch.as_tensor(points)
+        if points.ndim < 2 or len(points) < 1 or not points.is_floating_point():
+            raise ValueError(f"EmpiricalX0: points must be a float tensor (N, ...) with N >= 1, got "
+                             f"{getattr(points, 'dtype', '?')} {tuple(points.shape)}")
+        self.register_buffer("points", points)
+
+    def forward(self, x: torch.Tensor, alpha: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        if x.shape[1:] != self.points.shape[1:]:
+            raise ValueError(f"EmpiricalX0: x must have shape (B, {', '.join(map(str, self.points.shape[1:]))}) "
+                             f"like the training points, got {tuple(x.shape)}")
+        flat = self.points.to(x).flatten(1)  # (N, D)
+        xf = x.flatten(1)  # (B, D)
+        a, s = alpha.reshape(-1, 1), sigma.reshape(-1, 1)  # (B, 1)
+        # |x_t - a x_i|^2 = |x_t|^2 - 2 a x_t.x_i + a^2 |x_i|^2; the first term is the same for every i.
+        logits = (2 * a * (xf @ flat.T) - a**2 * (flat**2).sum(1)) / (2 * s**2)  # (B, N)
+        return (logits.softmax(dim=1) @ flat).reshape(x.shape)
+
+
+class _EmpiricalNet(nn.Module):
+    """Network form (x, t) -> x0 of EmpiricalX0, for params.Denoiser(target='x0')."""
+
+    def __init__(self, points: torch.Tensor, schedule: Schedule):
+        super().__init__()
+        self.ideal, self.schedule = EmpiricalX0(points), schedule
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+        t = t.expand(x.shape[0]) if t.ndim == 0 else t  # (B,)
+        if t.shape != (x.shape[0],):
+            raise ValueError(f"empirical_denoiser: t must be one time or shape ({x.shape[0]},), got {tuple(t.shape)}")
+        return self.ideal(x, self.schedule.alpha(t), self.schedule.sigma(t))
+
+
+def empirical_denoiser(points: torch.Tensor, schedule: Schedule, clip: float | None = None):
+    """The ideal denoiser of a finite training set (EmpiricalX0) as a params.Denoiser predicting x0,
+    so any sampler runs with it: model(x, t).x0 is the softmax-weighted average of the points."""
+    from .params import Denoiser
+
+    return Denoiser(_EmpiricalNet(points, schedule), schedule, target="x0", clip=clip,
+                    sample_shape=tuple(torch.as_tensor(points).shape[1:]))
+
+
 def reverse_step_density(gm: GaussianMixture, alpha_prev: float, sigma_prev: float, beta: float,
                          xt: float, ys: torch.Tensor) -> torch.Tensor:
     """The exact density of one reverse step, q(x_{t-1} = y | x_t) on a grid ys, for 1-D data.

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from .data import load_digits
 from .nets import MLP, DigitClassifier, NoisyDigitClassifier, UNet
 from .nets.autoencoder import Autoencoder
 from .nets.contrastive import ContrastiveModel
@@ -271,3 +272,83 @@ def load_clip(device=None, name: str = "clip") -> ContrastiveModel:
 def load_latent_denoiser(device=None) -> Denoiser:
     """The latent text-to-image Denoiser (a TextUNet on (4, 6, 6) latents, frozen clip text encoder)."""
     return load_denoiser(_need("latent"), device)
+
+
+# Lesson 12's digit models. "halves8": pairs of U-Nets (the digits8 preset), each trained on one of two
+# disjoint halves of the 8x8 training split, at several training-set sizes: the memorisation and
+# generalisation experiments (Kadkhodaie et al. 2024). Half "a" of size n is the first n images of one
+# fixed random half of the training split and half "b" the first n of the other, so the sets are
+# nested within each half and never share an image. "rare8": a class-conditional U-Net trained from
+# scratch on the training split with all but one in `keep` images of the digit `rare` removed.
+_BEYOND_BASE = dict(size=8, preset="digits8", target="eps",
+                    schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0), ema=0.995, seed=0)
+BEYOND_RECIPES = {
+    "halves8": dict(_BEYOND_BASE, sizes=[4, 16, 64, 256, 719], halves=("a", "b"), split_seed=0,
+                    lr=1e-3, batch_size=64, steps=4000),
+    "rare8": dict(_BEYOND_BASE, rare=3, keep=0.1, split_seed=0, num_classes=10, p_uncond=0.1,
+                  lr=1e-3, batch_size=128, steps=6000),
+}
+
+
+def beyond_recipe(name: str) -> dict:
+    """The recipe of lesson 12's 'halves8' or 'rare8' models."""
+    if name not in BEYOND_RECIPES:
+        raise ValueError(f"pretrained: unknown lesson-12 model {name!r}; choose one of {sorted(BEYOND_RECIPES)}")
+    return BEYOND_RECIPES[name]
+
+
+def half_indices(half: str, n: int) -> torch.Tensor:
+    """Indices into load_digits(8, 'train') of half 'a' or 'b' at training-set size n (disjoint halves)."""
+    r = beyond_recipe("halves8")
+    total = len(_train_labels())
+    if half not in r["halves"]:
+        raise ValueError(f"half_indices: half must be 'a' or 'b', got {half!r}")
+    if not 1 <= n <= total // 2:
+        raise ValueError(f"half_indices: n must be between 1 and {total // 2} (half the training split), got {n}")
+    perm = torch.randperm(total, generator=torch.Generator().manual_seed(r["split_seed"]))
+    pool = perm[: total // 2] if half == "a" else perm[total // 2: 2 * (total // 2)]
+    return pool[:n]
+
+
+def rare_indices() -> torch.Tensor:
+    """Indices into load_digits(8, 'train') that "rare8" was trained on: every digit but `rare`, kept
+    whole, and the first `keep` share of the rare digit's images (in a fixed random order)."""
+    r = beyond_recipe("rare8")
+    labels = _train_labels()
+    g = torch.Generator().manual_seed(r["split_seed"])
+    rare = (labels == r["rare"]).nonzero().flatten()
+    rare = rare[torch.randperm(len(rare), generator=g)][: round(r["keep"] * len(rare))]
+    common = (labels != r["rare"]).nonzero().flatten()
+    return torch.cat([common, rare]).sort().values
+
+
+def _train_labels() -> torch.Tensor:
+    return load_digits(8, "train")[1]
+
+
+def beyond_path(name: str, n: int | None = None, half: str | None = None) -> Path:
+    """data/rare8.pt, or data/halves8/n{n}{half}.pt for one network of the halves experiment."""
+    beyond_recipe(name)
+    if name == "rare8":
+        return DATA_DIR / "rare8.pt"
+    r = BEYOND_RECIPES["halves8"]
+    if n not in r["sizes"] or half not in r["halves"]:
+        raise ValueError(f"beyond_path: 'halves8' has sizes {r['sizes']} and halves {r['halves']}; "
+                         f"got n={n!r}, half={half!r}")
+    return DATA_DIR / "halves8" / f"n{n}{half}.pt"
+
+
+def load_half(n: int, half: str, device=None) -> Denoiser:
+    """The U-Net trained on half `half` ('a' or 'b') of size n (lesson 12), as a whole Denoiser."""
+    return load_denoiser(_need_file(beyond_path("halves8", n, half), "halves8"), device)
+
+
+def load_rare(device=None) -> Denoiser:
+    """The class-conditional U-Net trained with the digit 3 made rare (lesson 12)."""
+    return load_denoiser(_need_file(beyond_path("rare8"), "rare8"), device)
+
+
+def _need_file(path: Path, name: str) -> Path:
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: remake it with `python scripts/train_beyond.py {name}`")
+    return path

@@ -124,6 +124,16 @@ def ring(k: int = 8, radius: float = 2.0, std: float = 0.15) -> GaussianMixture:
     return GaussianMixture(means, torch.full((k,), std))
 
 
+def grid(k: int = 5, spacing: float = 2.0, std: float = 0.1) -> GaussianMixture:
+    """k x k equal round Gaussians on a square grid centred at 0 (the 25-Gaussian grid of the GAN
+    mode-collapse literature for k = 5: means at -4, -2, 0, 2, 4 on each axis)."""
+    if k < 1:
+        raise ValueError(f"grid: k must be >= 1, got {k}")
+    ticks = (torch.arange(k) - (k - 1) / 2) * spacing
+    means = torch.cartesian_prod(ticks, ticks)  # (k*k, 2), row-major
+    return GaussianMixture(means, torch.full((k * k,), std))
+
+
 def two_modes(distance: float = 6.0, std: float = 0.5, weights=(0.8, 0.2)) -> GaussianMixture:
     """Two well separated round Gaussians on the x axis, unequal weights (0.8 left, 0.2 right)."""
     means = torch.tensor([[-distance / 2, 0.0], [distance / 2, 0.0]])

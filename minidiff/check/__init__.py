@@ -46,3 +46,6 @@ __all__ += ["cross_attention", "swap_prediction", "text_cfg", "tokenise"]
 from .latent import contrastive_loss, decode_latents, encode_latents, hardest_retrieval, scale_factor
 
 __all__ += ["contrastive_loss", "decode_latents", "encode_latents", "hardest_retrieval", "scale_factor"]
+from .beyond import ideal_denoiser, mode_coverage
+
+__all__ += ["ideal_denoiser", "mode_coverage"]

@@ -7,6 +7,8 @@ from .classifier import (class_histogram, classifier_accuracy, classifier_featur
 from .distances import energy_distance, mmd, sliced_wasserstein
 from .floor import FloorUnits, in_floor_units, noise_floor
 from .curves import crossing
+from .coverage import Coverage, mode_coverage
+from .memorisation import copy_share, nearest, nearest_ratio, pair_similarity
 from .digits import digit_quality
 from .guidance import accuracy_over_t, empirical_log_posterior, gradient_agreement, guidance_scores
 
@@ -14,4 +16,5 @@ __all__ = ["class_histogram", "classifier_accuracy", "classifier_features", "fre
            "frechet_floor", "gaussian_frechet", "histogram_entropy", "load_classifier", "predict",
            "energy_distance", "mmd", "sliced_wasserstein",
            "FloorUnits", "in_floor_units", "noise_floor", "digit_quality", "crossing",
-           "accuracy_over_t", "empirical_log_posterior", "gradient_agreement", "guidance_scores"]
+           "accuracy_over_t", "empirical_log_posterior", "gradient_agreement", "guidance_scores",
+           "Coverage", "mode_coverage", "copy_share", "nearest", "nearest_ratio", "pair_similarity"]

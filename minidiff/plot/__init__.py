@@ -46,3 +46,6 @@ __all__ += ["adherence_curve", "attention_maps", "image_grid"]
 from .latent import latent_grid, pipeline_diagram, similarity_matrix, stages
 
 __all__ += ["latent_grid", "pipeline_diagram", "similarity_matrix", "stages"]
+from .beyond import coverage_panels, coverage_runs, copy_curve, digit_shares, halves_figure, points_and_samples
+
+__all__ += ["coverage_panels", "coverage_runs", "copy_curve", "digit_shares", "halves_figure", "points_and_samples"]

@@ -23,3 +23,6 @@ __all__ += ["cfg_explorer", "powered_explorer"]
 from .text2image import prompt_explorer
 
 __all__ += ["prompt_explorer"]
+from .beyond import gan_training_explorer
+
+__all__ += ["gan_training_explorer"]

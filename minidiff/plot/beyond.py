@@ -1,0 +1,120 @@
+"""Pictures of lesson 12 (beyond the basics): samples over the modes they should cover, a share
+against training-set size, pairs of digits from two networks, and shares of digits (the slider over
+GAN training is widgets.gan_training_explorer).
+
+Every function draws tensors and numbers it is given; nothing here measures anything."""
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from matplotlib.patches import Circle
+
+from ._core import cloud_panel, figure
+from .ddpm import draw_batch
+
+
+def _np(x) -> np.ndarray:
+    return torch.as_tensor(x).detach().cpu().double().numpy()
+
+
+def modes_panel(ax, x, means, std: float, lim: float, title: str = "", colour: str = "tab:blue") -> None:
+    """Samples x (N, 2) over the modes' 3-standard-deviation circles (the high-quality zones)."""
+    for m in _np(means):
+        ax.add_patch(Circle(m, 3 * std, fill=False, lw=0.6, color="tab:red", alpha=0.7))
+    cloud_panel(ax, x, lim, colour=colour, alpha=0.5, title=title)
+
+
+def coverage_panels(samples: dict, means, std: float, lim: float = 5.0, titles: dict | None = None, size: float = 2.8):
+    """One panel per entry of samples {name: (N, 2)}: the samples over the modes' 3-std circles."""
+    fig, axes = figure(1, len(samples), size=size)
+    for ax, (name, x) in zip(np.atleast_1d(axes), samples.items()):
+        modes_panel(ax, x, means, std, lim, titles[name] if titles else str(name),
+                    colour="tab:orange" if "GAN" in str(name) else "tab:blue")
+    return fig
+
+
+def coverage_runs(summary: dict, size: float = 3.0):
+    """Modes covered per seed, one panel per data set: GAN against diffusion (summary from beyond.summary)."""
+    datasets = list(dict.fromkeys(d for d, _ in summary))
+    fig, axes = figure(1, len(datasets), size=size)
+    for ax, data in zip(np.atleast_1d(axes), datasets):
+        for i, model in enumerate(("GAN", "diffusion")):
+            s = summary.get((data, model))
+            if s is None:
+                continue
+            runs = s["runs"]
+            ax.scatter(np.full(len(runs), i) + np.linspace(-0.12, 0.12, len(runs)), runs, s=25,
+                       color="tab:orange" if model == "GAN" else "tab:blue")
+            ax.axhline(s["of"], color="grey", lw=0.6, ls="--")
+        ax.set_xticks([0, 1], ["GAN", "diffusion"])
+        ax.set_xlim(-0.6, 1.6)
+        ax.set_ylim(0, s["of"] + 1)
+        ax.set_ylabel("modes covered")
+        ax.set_title(f"{data}: modes covered per seed", fontsize=9)
+    return fig
+
+
+def copy_curve(sizes: Sequence[int], shares: dict, threshold_label: str = "copies (ratio < 1/3)", size: float = 3.4):
+    """Share of near-copies against training-set size (log axis), one line per entry of shares {name: [share]}."""
+    fig, ax = figure(size=size)
+    fig.set_size_inches(size * 1.4, size)
+    for name, values in shares.items():
+        ax.plot(sizes, values, "o-", label=name)
+    ax.set_xscale("log")
+    ax.set_xticks(list(sizes), [str(s) for s in sizes])
+    ax.minorticks_off()
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("training-set size N")
+    ax.set_ylabel(threshold_label)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def points_and_samples(rows: Sequence[dict], lim: float = 3.2, size: float = 2.4):
+    """For each row dict(size, points, samples): the samples (blue) over the N training points (red)."""
+    fig, axes = figure(1, len(rows), size=size)
+    for ax, row in zip(np.atleast_1d(axes), rows):
+        cloud_panel(ax, row["samples"], lim, alpha=0.4, title=f"N = {row['size']}: copies {row['copies']:.0%}")
+        p = _np(row["points"])
+        ax.scatter(p[:, 0], p[:, 1], s=8, c="tab:red", marker="x", lw=0.8)
+    return fig
+
+
+def halves_figure(samples: dict, k: int = 8, size: float = 0.75):
+    """Per size, two rows: k samples of the network trained on half a, and the same noise through the one
+    trained on half b (samples {size: (x_a, x_b)})."""
+    sizes = list(samples)
+    fig, axes = figure(2 * len(sizes), 1, size=size, squeeze=False)
+    fig.set_size_inches(size * k + 1.4, size * 2 * len(sizes))
+    for i, n in enumerate(sizes):
+        for j, half in enumerate("ab"):
+            ax = axes[2 * i + j, 0]
+            draw_batch(ax, samples[n][j][:k], ncols=k)
+            ax.axis("on")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            ax.set_ylabel(f"N = {n}, {half}", rotation=0, ha="right", va="center", fontsize=8)
+    return fig
+
+
+def digit_shares(shares: dict, reference=None, title: str = "", size: float = 3.2):
+    """Bars of the share of each digit, one group per entry of shares {label: (10,)}; reference (10,) in grey."""
+    fig, ax = figure(size=size)
+    fig.set_size_inches(size * 1.8, size)
+    labels = list(shares)
+    width = 0.8 / (len(labels) + (reference is not None))
+    digits = np.arange(10)
+    if reference is not None:
+        ax.bar(digits - 0.4 + width / 2, _np(reference), width, color="lightgrey", label="training data")
+    for i, name in enumerate(labels):
+        offset = (i + (reference is not None)) * width
+        ax.bar(digits - 0.4 + width / 2 + offset, _np(shares[name]), width, label=str(name))
+    ax.set_xticks(digits)
+    ax.set_xlabel("digit (read by the classifier)")
+    ax.set_ylabel("share of samples")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    return fig

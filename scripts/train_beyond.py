@@ -1,0 +1,91 @@
+"""Train lesson 12's digit models: `python scripts/train_beyond.py halves8 | rare8 [--threads T]`.
+
+    python scripts/train_beyond.py halves8 --threads 1   # -> data/halves8/n{4,16,64,256,719}{a,b}.pt
+    python scripts/train_beyond.py rare8 --threads 1     # -> data/rare8.pt
+
+The recipes are minidiff.pretrained.BEYOND_RECIPES: the digits8 U-Net preset, the eps loss, Adam, EMA
+0.995, a fixed number of steps. "halves8" trains one network per (size, half) on the disjoint halves
+given by pretrained.half_indices; "rare8" trains a class-conditional network (label dropped to the null
+label with probability p_uncond) on pretrained.rare_indices, where the digit 3 keeps one image in ten.
+Each file records its steps, seconds and threads; data/CHECKPOINTS.md has the table.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import minidiff  # noqa: E402
+from minidiff import pretrained, train  # noqa: E402
+from minidiff.data import load_digits  # noqa: E402
+from minidiff.losses import diffusion_loss  # noqa: E402
+from minidiff.nets.unet import unet_preset  # noqa: E402
+from minidiff.params import Denoiser  # noqa: E402
+from minidiff.schedules import from_config  # noqa: E402
+
+
+def fit(name: str, x: torch.Tensor, labels: torch.Tensor | None, out: Path, steps: int, **meta) -> None:
+    r = pretrained.beyond_recipe(name)
+    g = minidiff.seed_all(r["seed"])
+    classes = r.get("num_classes")
+    net = unet_preset(r["preset"], num_classes=classes)
+    schedule = from_config(r["schedule"])
+    losses = []  # train hands its history back only at the end; this list is the same numbers
+
+    def loss_fn(model, batch, generator=None):
+        cond = None
+        if classes:  # label dropout: the null label with probability p_uncond, for classifier-free guidance
+            batch, cond = batch
+            drop = torch.rand(len(cond), generator=generator) < r["p_uncond"]
+            cond = torch.where(drop, torch.full_like(cond, classes), cond)
+        loss = diffusion_loss(model, batch, schedule, target=r["target"], generator=generator, cond=cond)
+        losses.append(loss.item())
+        return loss
+
+    def pairs(generator):
+        index = torch.randint(len(x), (r["batch_size"],), generator=generator)
+        return x[index], labels[index]
+
+    start = time.perf_counter()
+    history = train.train(net, loss_fn, pairs if classes else x, steps, lr=r["lr"], batch_size=r["batch_size"],
+                          ema=r["ema"], generator=g, desc=out.name, progress=False)
+    seconds = round(time.perf_counter() - start, 1)
+    model = Denoiser(history.ema, schedule, r["target"], clip=1.0,
+                     sample_shape=(1, r["size"], r["size"]))
+    recent = losses[-200:]
+    train.save(out, model, name=name, images=len(x), steps=steps, seconds=seconds, threads=torch.get_num_threads(),
+               final_loss=round(sum(recent) / len(recent), 5), **meta)
+    print(f"{out}: {len(x)} images, {steps} steps, {seconds:.0f} s, loss {sum(recent) / len(recent):.4f}", flush=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("name", choices=sorted(pretrained.BEYOND_RECIPES))
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--steps", type=int, default=None, help="override the recipe's steps (for a quick try)")
+    p.add_argument("--sizes", type=int, nargs="*", default=None, help="halves8 only: a subset of the sizes")
+    p.add_argument("--halves", nargs="*", default=None, help="halves8 only: a subset of the halves (a, b)")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    r = pretrained.beyond_recipe(args.name)
+    steps = args.steps or r["steps"]
+    x, labels = load_digits(8, "train")
+    if args.name == "rare8":
+        keep = pretrained.rare_indices()
+        fit("rare8", x[keep], labels[keep], pretrained.beyond_path("rare8"), steps,
+            rare=r["rare"], keep=r["keep"], num_classes=r["num_classes"], p_uncond=r["p_uncond"])
+        return
+    for n in args.sizes or r["sizes"]:
+        for half in args.halves or r["halves"]:
+            path = pretrained.beyond_path("halves8", n, half)
+            path.parent.mkdir(exist_ok=True)
+            fit("halves8", x[pretrained.half_indices(half, n)], None, path, steps, n=n, half=half)
+
+
+if __name__ == "__main__":
+    main()
