@@ -17,6 +17,7 @@ and keeps one contract:
 `langevin` samples a fixed density with no schedule: its Step.t is the Langevin time k h.
 """
 
+import functools
 import math
 from typing import Callable, Iterator, NamedTuple
 
@@ -61,7 +62,25 @@ def _count(value, name: str, caller: str) -> int:
     return value
 
 
-@torch.no_grad()  # no graph through the steps; a score that needs autograd enables it itself
+def _without_grad(sampler):
+    """torch.no_grad for a sampler's generator, as torch's decorator does it (grad mode off while a step
+    runs, the caller's own again at each yield) but with one context object per run: the decorator
+    builds a new one at every step, which costs about as much as one tensor operation on 2-D points."""
+
+    @functools.wraps(sampler)
+    def steps(*args, **kwargs):
+        body, off = sampler(*args, **kwargs), torch.no_grad()
+        while True:
+            with off:
+                step = next(body, None)
+            if step is None:
+                return
+            yield step
+
+    return steps
+
+
+@_without_grad  # no graph through the steps; a score that needs autograd enables it itself
 def langevin(score: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, step_size: float,
              n_steps: int, generator: torch.Generator | None = None) -> Iterator[Step]:
     """Unadjusted Langevin dynamics: x <- x + h score(x) + sqrt(2 h) z, z ~ N(0, I), h = step_size
@@ -86,7 +105,7 @@ def langevin(score: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, ste
         yield Step(k * h, x)
 
 
-@torch.no_grad()  # like every sampler: no graph through the steps
+@_without_grad  # like every sampler: no graph through the steps
 def annealed_langevin(model, x: torch.Tensor, ts, schedule, step_size: float = 1e-5,
                       n_steps_each: int = 100, generator: torch.Generator | None = None) -> Iterator[Step]:
     """Annealed Langevin dynamics (Song & Ermon 2019, Algorithm 1): n_steps_each Langevin steps
@@ -98,7 +117,7 @@ def annealed_langevin(model, x: torch.Tensor, ts, schedule, step_size: float = 1
     its alpha_i is our 2 h_i and its eps = 2e-5 (images in [0, 1], 100 steps each) is our
     step_size = 1e-5, the default. Yields Step(t=t_i, x) after every step (n_steps_each per level).
     """
-    ts, t64 = _grid(ts, x, schedule, "annealed_langevin")  # t64: the exact times, float64 on the CPU
+    grid = _Grid(ts, x, schedule, "annealed_langevin")
     if not isinstance(schedule, VE):  # Algorithm 1 perturbs x0 + sigma eps: alpha = 1
         raise ValueError(f"annealed_langevin: Song & Ermon's sampler runs on a VE schedule (x_t = x0 + "
                          f"sigma eps), got {schedule!r}; for a VP schedule use predictor_corrector")
@@ -107,16 +126,17 @@ def annealed_langevin(model, x: torch.Tensor, ts, schedule, step_size: float = 1
                          f"got {schedule!r}; pass the model's own: schedule=model.schedule")
     eps = _positive(step_size, "step_size", "annealed_langevin")
     _count(n_steps_each, "n_steps_each", "annealed_langevin")
-    sigma = schedule.sigma(t64)  # (L,) the noise levels, largest first
-    for i in range(len(ts)):
+    sigma = grid.sigma64  # (L,) the noise levels, largest first
+    call, draw = Caller(model, x, grid), _draw(x, generator)
+    for i in range(len(grid.ts)):
         # h grows with sigma^2: the score's size goes like 1 / sigma, so the drift h * score against
         # the noise sqrt(2 h) z keeps the same ratio at every level (Song & Ermon 2019, sec. 4.3).
-        h = eps * (sigma[i] / sigma[-1]).item() ** 2
+        h, sigma_i = eps * (sigma[i] / sigma[-1]).item() ** 2, sigma[i].item()
         noise_scale = math.sqrt(2 * h)
         for _ in range(n_steps_each):
-            score = -predict(model, x, ts[i]).eps / sigma[i].item()  # the Denoiser's eps as a score
-            x = x + h * score + noise_scale * randn_like(x, generator)
-            yield Step(float(t64[i]), x)
+            score = -call(x, i).eps / sigma_i  # the Denoiser's eps as a score
+            x = x + h * score + noise_scale * draw(x)
+            yield Step(grid.t_out[i], x)
 
 
 # ---- the time grid, the model call, the start ---------------------------------------------------
@@ -180,6 +200,48 @@ def _on(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return values.to(x.dtype).to(x.device)
 
 
+class _Grid:
+    """One run's checked grid and the sampler's schedule on it, each worked out once: the times (ts in
+    x's dtype and device, t64 in float64 on the CPU, t_out as Python floats for Step.t), alpha64 and
+    sigma64 in float64, and on first use `alpha`, `sigma` and `times` as tuples in x's dtype and device.
+
+    Tables are tuples of 0-d tensors, one per grid time: the cheapest form to read inside the loop
+    (indexing a tensor makes a new view at every step; unbind makes them all at once, at half the cost)."""
+
+    def __init__(self, ts, x: torch.Tensor, schedule: Schedule, where: str, zero_snr_start: bool = False):
+        self.ts, self.t64 = _grid(ts, x, schedule, where, zero_snr_start)
+        self.schedule, self.x = schedule, x  # x: only its dtype, device and batch size are used
+        self.steps, self.t_out = len(self.ts) - 1, self.t64.tolist()
+        self.alpha64, self.sigma64 = schedule.alpha(self.t64), schedule.sigma(self.t64)
+
+    def table(self, values: torch.Tensor) -> tuple:
+        """A float64 table as 0-d tensors in x's dtype and device, converted at once."""
+        return _on(values, self.x).unbind()
+
+    @functools.cached_property
+    def alpha(self) -> tuple:
+        return self.table(self.alpha64)
+
+    @functools.cached_property
+    def sigma(self) -> tuple:
+        return self.table(self.sigma64)
+
+    @functools.cached_property
+    def times(self) -> tuple:
+        """(B,) per grid time, one time per point: what the network is called with."""
+        return self.ts[:, None].expand(len(self.ts), self.x.shape[0]).unbind()
+
+    def coefficients(self, schedule: Schedule) -> tuple:
+        """(alpha, sigma, alpha64, sigma64) of another schedule (the model's own) on this grid: the
+        sampler's tables when the numbers are the same, which they are unless the two schedules differ."""
+        if schedule is self.schedule:
+            return self.alpha, self.sigma, self.alpha64, self.sigma64
+        alpha64, sigma64 = schedule.alpha(self.t64), schedule.sigma(self.t64)
+        if torch.equal(alpha64, self.alpha64) and torch.equal(sigma64, self.sigma64):
+            return self.alpha, self.sigma, alpha64, sigma64
+        return self.table(alpha64), self.table(sigma64), alpha64, sigma64
+
+
 def predict(model, x: torch.Tensor, t: torch.Tensor) -> Prediction:
     """The one place a sampler calls the model: model(x, t) at one time t for the whole batch."""
     out = model(x, t.expand(x.shape[0]))  # t as a (B,) tensor, one time per point
@@ -192,32 +254,46 @@ def predict(model, x: torch.Tensor, t: torch.Tensor) -> Prediction:
 class Caller:
     """The model, called at the times of one checked grid: `call(x, i)` is predict(model, x, ts[i]).
 
-    A params.Denoiser is checked once here (x's dtype and device against its weights) and then called
-    through Denoiser.predict_with, with alpha(t) and sigma(t) computed once for the whole grid: its own
-    forward re-validates t and re-evaluates the schedule on every call, most of a sampler's per-step cost
-    when the network is small (benchmarks/sampler_overhead.py). Any other model (a guidance wrapper, an
-    exact denoiser, a CountCalls) is called as model(x, t), each time."""
+    A params.Denoiser is checked once here (x's dtype and device against its weights, the grid times at
+    which it cannot predict) and then called through Denoiser.predict_with, with alpha(t) and sigma(t)
+    computed once for the whole grid: its own forward re-validates t and re-evaluates the schedule on
+    every call, most of a sampler's per-step cost when the network is small
+    (benchmarks/sampler_overhead.py). Any other model (a guidance wrapper, an exact denoiser, a
+    CountCalls) is called as model(x, t), each time."""
 
-    def __init__(self, model, x: torch.Tensor, ts: torch.Tensor, t64: torch.Tensor):
-        self.model, self.ts = model, ts
+    def __init__(self, model, x: torch.Tensor, grid: _Grid):
+        self.model, self.ts = model, grid.ts
         self.direct = isinstance(model, Denoiser) and type(model).forward is Denoiser.forward
         if self.direct:
             model._check(x)
-            alpha, sigma = model.schedule.alpha(t64), model.schedule.sigma(t64)  # float64, once
-            self.alpha, self.sigma = list(_on(alpha, x).unbind()), list(_on(sigma, x).unbind())
-            # the times at which this model cannot predict, found once: None, or why not (raised at the call)
-            self.refusal = [model._no_noise_message(t) if model.needs_noise and s == 0 else
-                            model._no_signal_message(t) if model.needs_signal and a == 0 else None
-                            for t, a, s in zip(t64.tolist(), alpha.tolist(), sigma.tolist())]
-            self.batch = x.shape[0]
-            self.t = [t.expand(self.batch) for t in ts.unbind()]  # (B,) per grid time
+            self.alpha, self.sigma, alpha64, sigma64 = grid.coefficients(model.schedule)
+            self.refusal = _refusals(model, grid.t_out, alpha64, sigma64)
+            self.batch, self.t, self.predict = x.shape[0], grid.times, model.predict_with
 
     def __call__(self, x: torch.Tensor, i: int) -> Prediction:
         if not self.direct or x.shape[0] != self.batch:
             return predict(self.model, x, self.ts[i])
-        if self.refusal[i] is not None:
+        if i in self.refusal:
             raise ValueError(self.refusal[i])
-        return self.model.predict_with(x, self.t[i], self.alpha[i], self.sigma[i])
+        return self.predict(x, self.t[i], self.alpha[i], self.sigma[i])
+
+
+def _refusals(model: Denoiser, t: list, alpha64: torch.Tensor, sigma64: torch.Tensor) -> dict:
+    """{i: why} for the grid times at which the Denoiser cannot predict, found once per run and raised
+    only if the sampler calls the model there: sigma = 0 for an x0 or v target or clip, alpha = 0 for
+    an eps or score target (the checks of Denoiser.forward, with its messages)."""
+    no_noise, no_signal = (sigma64 == 0) & model.needs_noise, (alpha64 == 0) & model.needs_signal
+    return {i: model._no_noise_message(t[i]) if no_noise[i] else model._no_signal_message(t[i])
+            for i in (no_noise | no_signal).nonzero().flatten().tolist()}
+
+
+def _draw(x: torch.Tensor, generator: torch.Generator | None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """randn_like(x, generator) for one run, with its arguments worked out once: x keeps its shape,
+    dtype and device through a run. The same numbers as randn_like."""
+    if generator is None or generator.device != x.device:
+        return lambda x: randn_like(x, generator)
+    shape, dtype, device = x.shape, x.dtype, x.device
+    return lambda x: torch.randn(shape, generator=generator, device=device, dtype=dtype)
 
 
 def prior_sample(n: int, dim: int, schedule: Schedule, t, device=None,
@@ -248,7 +324,7 @@ class CountCalls:
 VARIANCES = ("beta", "posterior")
 
 
-@torch.no_grad()  # no graph through 1000 steps; torch's decorator re-enters it around each yield
+@_without_grad  # no graph through 1000 steps; grad mode is the caller's again at each yield
 def ddpm(model, x: torch.Tensor, ts, schedule: Schedule, variance: str = "beta",
          generator: torch.Generator | None = None) -> Iterator[Step]:
     """Ancestral sampling, Ho et al. 2020, Algorithm 2, over a decreasing grid of times ts.
@@ -261,29 +337,30 @@ def ddpm(model, x: torch.Tensor, ts, schedule: Schedule, variance: str = "beta",
     """
     if variance not in VARIANCES:
         raise ValueError(f"ddpm: variance must be one of {VARIANCES}, got {variance!r}")
-    ts, t64 = _grid(ts, x, schedule, "ddpm", zero_snr_start=True)
+    grid = _Grid(ts, x, schedule, "ddpm", zero_snr_start=True)
+    t64, t_out = grid.t64, grid.t_out
     # The chain's coefficients in float64: 1 - alpha_bar(t) / alpha_bar(s) loses digits in float32.
     alpha_step, beta_sqrt = q_transition(t64[1:], t64[:-1], schedule)  # (steps,): sqrt(1 - beta), sqrt(beta)
-    beta, sigma = beta_sqrt**2, schedule.sigma(t64)  # (steps,), (steps + 1,)
+    beta, sigma = beta_sqrt**2, grid.sigma64  # (steps,), (steps + 1,)
     var = beta if variance == "beta" else beta * sigma[1:] ** 2 / sigma[:-1] ** 2
     # From alpha_t = 0 (zero terminal SNR) line 4 is 0 / 0; there the posterior mean of eq. 7 is alpha_s x0.
-    from_zero, alpha_next = (alpha_step == 0).tolist(), _on(schedule.alpha(t64[1:]), x).unbind()
-    coef, alpha_step, noise = _on(beta / sigma[:-1], x), _on(alpha_step, x), _on(var.sqrt(), x)
-    call, t_out = Caller(model, x, ts, t64), t64.tolist()
-    for i in range(len(ts) - 1):
+    from_zero, noisy = (alpha_step == 0).tolist(), [t > 0 for t in t_out[1:]]
+    coef, alpha_step, noise = grid.table(beta / sigma[:-1]), grid.table(alpha_step), grid.table(var.sqrt())
+    call, draw = Caller(model, x, grid), _draw(x, generator)
+    for i in range(grid.steps):
         pred = call(x, i)
         if from_zero[i]:
-            x = alpha_next[i] * pred.x0  # eq. 7's mean with sqrt(alpha_bar_t) = 0: x_t carries no weight
+            x = grid.alpha[i + 1] * pred.x0  # eq. 7's mean with sqrt(alpha_bar_t) = 0: x_t carries no weight
         else:  # Algorithm 2, line 4: x_s = (x_t - beta / sqrt(1 - alpha_bar_t) eps) / sqrt(1 - beta) + sigma z
             x = (x - coef[i] * pred.eps) / alpha_step[i]
-        if t_out[i + 1] > 0:
-            x = x + noise[i] * randn_like(x, generator)
-        yield Step(t=t_out[i + 1], x=x, x0=pred.x0)
+        if noisy[i]:
+            x = x + noise[i] * draw(x)
+        yield Step(t_out[i + 1], x, pred.x0)
 
 
 # ---- DDIM (Song, Meng & Ermon 2021), which with eta = 0 is Euler's method -----------------------
 
-@torch.no_grad()
+@_without_grad
 def ddim(model, x: torch.Tensor, ts, schedule: Schedule, eta: float = 0.0,
          generator: torch.Generator | None = None) -> Iterator[Step]:
     """DDIM, Song, Meng & Ermon 2021, eq. 12, over a decreasing grid of times ts: from t to s < t,
@@ -298,19 +375,26 @@ def ddim(model, x: torch.Tensor, ts, schedule: Schedule, eta: float = 0.0,
     eta = float(eta)
     if not 0 <= eta <= 1:
         raise ValueError(f"ddim: eta must be in [0, 1] (0: deterministic, 1: DDPM), got {eta}")
-    ts, t64 = _grid(ts, x, schedule, "ddim", zero_snr_start=True)  # from alpha = 0: eps = x_t, c^2 = eta^2 sigma_s^2
-    alpha, sigma, log_snr = schedule.alpha(t64), schedule.sigma(t64), schedule.log_snr(t64)
+    grid = _Grid(ts, x, schedule, "ddim", zero_snr_start=True)  # from alpha = 0: eps = x_t, c^2 = eta^2 sigma_s^2
+    alpha, t_out = grid.alpha, grid.t_out
+    keep, c = _ddim_noise(grid, eta) if eta > 0 else (grid.sigma[1:], None)  # eta = 0: c = 0, keep = sigma_s
+    noisy = [eta > 0 and t > 0 for t in t_out[1:]]  # the fresh noise, as in ddpm: none on a step to t = 0
+    call, draw = Caller(model, x, grid), _draw(x, generator)
+    for i in range(grid.steps):
+        pred = call(x, i)
+        x = alpha[i + 1] * pred.x0 + keep[i] * pred.eps  # eq. 12 without its fresh noise
+        if noisy[i]:
+            x = x + c[i] * draw(x)
+        yield Step(t_out[i + 1], x, pred.x0)
+
+
+def _ddim_noise(grid: _Grid, eta: float) -> tuple:
+    """(keep, c) per step for eta > 0: c = eta sigma_s sqrt(1 - snr_t / snr_s), keep = sqrt(sigma_s^2 - c^2)."""
+    sigma, log_snr = grid.sigma64, grid.schedule.log_snr(grid.t64)
     # 1 - snr_t / snr_s = -expm1(log_snr_t - log_snr_s): 1 where s = 0 (log-SNR +inf there)
     c2 = eta**2 * sigma[1:] ** 2 * -torch.expm1(log_snr[:-1] - log_snr[1:])  # (steps,)
     keep = (sigma[1:] ** 2 - c2).clamp(min=0).sqrt()  # the part of the noise that stays pointed
-    alpha, keep, c = _on(alpha, x).unbind(), _on(keep, x).unbind(), _on(c2.sqrt(), x).unbind()
-    call, t_out = Caller(model, x, ts, t64), t64.tolist()
-    for i in range(len(ts) - 1):
-        pred = call(x, i)
-        x = alpha[i + 1] * pred.x0 + keep[i] * pred.eps  # eq. 12 without its fresh noise
-        if eta > 0 and t_out[i + 1] > 0:
-            x = x + c[i] * randn_like(x, generator)  # the fresh noise, as in ddpm
-        yield Step(t=t_out[i + 1], x=x, x0=pred.x0)
+    return grid.table(keep), grid.table(c2.sqrt())
 
 
 def euler(model, x: torch.Tensor, ts, schedule: Schedule,
@@ -324,32 +408,31 @@ def euler(model, x: torch.Tensor, ts, schedule: Schedule,
 
 # ---- Heun (Karras et al. 2022) ------------------------------------------------------------------
 
-@torch.no_grad()
+@_without_grad
 def heun(model, x: torch.Tensor, ts, schedule: Schedule,
          generator: torch.Generator | None = None) -> Iterator[Step]:
     """Heun's method (explicit trapezoid) for dy/ds = eps_hat (Karras et al. 2022, Algorithm 1): an Euler
     step, then the average of the slopes at both ends; the step to s = 0 stays Euler. NFE = 2 steps - 1
     (2 steps when the grid ends above s = 0). Deterministic: generator is unused."""
-    ts, t64 = _grid(ts, x, schedule, "heun")
-    alpha64, sigma64 = schedule.alpha(t64), schedule.sigma(t64)
-    s64 = sigma64 / alpha64  # the noise level, the ODE's clock
-    alpha, sigma, s = _on(alpha64, x).unbind(), _on(sigma64, x).unbind(), _on(s64, x).unbind()
-    call, t_out, last = Caller(model, x, ts, t64), t64.tolist(), (s64 == 0).tolist()
-    for i in range(len(ts) - 1):
+    grid = _Grid(ts, x, schedule, "heun")
+    s64 = grid.sigma64 / grid.alpha64  # the noise level, the ODE's clock
+    half_ds, last = grid.table(0.5 * (s64[1:] - s64[:-1])), (s64 == 0).tolist()  # (steps,): (s_s - s_t) / 2
+    alpha, sigma, t_out, call = grid.alpha, grid.sigma, grid.t_out, Caller(model, x, grid)
+    for i in range(grid.steps):
         pred = call(x, i)
         x_euler = alpha[i + 1] * pred.x0 + sigma[i + 1] * pred.eps  # the Euler predictor (line 5)
         if last[i + 1]:
             x, x0 = x_euler, pred.x0  # the slope at s = 0 is not defined: the last step is Euler (line 6)
         else:
             pred_next = call(x_euler, i + 1)  # the slope at the end of the step (line 7)
-            y = x / alpha[i] + (s[i + 1] - s[i]) * 0.5 * (pred.eps + pred_next.eps)  # (B, ...): line 8
+            y = x / alpha[i] + half_ds[i] * (pred.eps + pred_next.eps)  # (B, ...): line 8
             x, x0 = alpha[i + 1] * y, pred_next.x0  # x0: the latest guess, made at the new time
-        yield Step(t=t_out[i + 1], x=x, x0=x0)
+        yield Step(t_out[i + 1], x, x0)
 
 
 # ---- DPM-Solver++(2M) (Lu et al. 2022) ----------------------------------------------------------
 
-@torch.no_grad()
+@_without_grad
 def dpm_solver_pp(model, x: torch.Tensor, ts, schedule: Schedule,
                   generator: torch.Generator | None = None) -> Iterator[Step]:
     """DPM-Solver++(2M), Lu et al. 2022 ("DPM-Solver++", Algorithm 2): the probability-flow ODE in
@@ -361,9 +444,9 @@ def dpm_solver_pp(model, x: torch.Tensor, ts, schedule: Schedule,
     paper's code does. NFE = steps. Deterministic: generator is unused."""
     # From alpha = 0 (lambda = -inf): h = inf, so the first step is DDIM's, and 1/(2r) = h / (2 inf) = 0
     # makes the second one first order too (the prediction at lambda = -inf is no point to extrapolate from).
-    ts, t64 = _grid(ts, x, schedule, "dpm_solver_pp", zero_snr_start=True)
-    alpha64, sigma64 = schedule.alpha(t64), schedule.sigma(t64)  # (steps + 1,) each
-    lam = 0.5 * schedule.log_snr(t64)  # lambda = log(alpha / sigma) is HALF the log-SNR; +inf at sigma = 0
+    grid = _Grid(ts, x, schedule, "dpm_solver_pp", zero_snr_start=True)
+    alpha64, sigma64 = grid.alpha64, grid.sigma64  # (steps + 1,) each
+    lam = 0.5 * schedule.log_snr(grid.t64)  # lambda = log(alpha / sigma) is HALF the log-SNR; +inf at sigma = 0
     h = lam[1:] - lam[:-1]  # (steps,) > 0, the step in lambda
     # 1 / (2r) = h / (2 h_prev) on each step that has a previous call; 0 means a first-order step.
     half_inv_r = torch.zeros_like(h)  # (steps,)
@@ -372,67 +455,60 @@ def dpm_solver_pp(model, x: torch.Tensor, ts, schedule: Schedule,
     ratio = sigma64[1:] / sigma64[:-1]  # (steps,) sigma_s / sigma_t: 0 on a step to sigma = 0
     coef = alpha64[1:] * -torch.expm1(-h)  # (steps,) alpha_s (1 - e^-h): alpha_s where h = inf
     second = (half_inv_r > 0).tolist()  # plain bools: no tensor comparison inside the loop
-    ratio, coef, extra = _on(ratio, x).unbind(), _on(coef, x).unbind(), _on(half_inv_r, x).unbind()
-    call, t_out, x0_prev = Caller(model, x, ts, t64), t64.tolist(), None
-    for i in range(len(ts) - 1):
+    ratio, coef, extra = grid.table(ratio), grid.table(coef), grid.table(half_inv_r)
+    call, t_out, x0_prev = Caller(model, x, grid), grid.t_out, None
+    for i in range(grid.steps):
         pred = call(x, i)
         d = pred.x0  # (B, ...) first order: D = x0_t
         if second[i]:  # second order: D = (1 + 1/(2r)) x0_t - 1/(2r) x0_prev, rearranged
             d = pred.x0 + extra[i] * (pred.x0 - x0_prev)
         x = ratio[i] * x + coef[i] * d  # the linear part exactly, the x0 part to second order
         x0_prev = pred.x0
-        yield Step(t=t_out[i + 1], x=x, x0=pred.x0)
+        yield Step(t_out[i + 1], x, pred.x0)
 
 
 # ---- the reverse SDE (Song et al. 2021) ---------------------------------------------------------
 
-class _SDEGrid(NamedTuple):
-    """A checked grid with the reverse SDE's coefficients: float64 times on the CPU, the rest in x's dtype."""
+class _SDE(NamedTuple):
+    """The reverse SDE's coefficients on a grid, per step, in x's dtype: at every time but the last,
+    where sigma may be 0 and g^2 is not needed."""
 
-    ts: torch.Tensor  # (steps + 1,) the times, for the model
-    t64: torch.Tensor  # (steps + 1,) the same times in float64, for Step.t and the tests on t
-    alpha: torch.Tensor  # (steps + 1,)
-    sigma: torch.Tensor  # (steps + 1,)
-    f: torch.Tensor  # (steps,) at every time but the last, where sigma may be 0 and g^2 is not needed
-    g2: torch.Tensor  # (steps,)
-    dt: torch.Tensor  # (steps,) > 0: time runs backwards
-    noise: torch.Tensor  # (steps,) sqrt(g^2 dt), the scale of each step's fresh noise
-    t_out: list  # the times as Python floats, for Step.t and the tests on t inside the loop
+    f: tuple  # (steps,)
+    g2: tuple  # (steps,)
+    dt: tuple  # (steps,) > 0: time runs backwards
+    noise: tuple  # (steps,) sqrt(g^2 dt), the scale of each step's fresh noise
 
 
-def _sde_grid(ts, x, schedule, where) -> _SDEGrid:
-    ts, t64 = _grid(ts, x, schedule, where)
-    f, g2 = sde_coefficients(schedule, t64[:-1])
-    # tuples of 0-d tensors: indexing them in the loop costs nothing, unlike indexing a tensor
-    dt = t64[:-1] - t64[1:]
-    return _SDEGrid(ts, t64, *(_on(v, x).unbind() for v in (schedule.alpha(t64), schedule.sigma(t64), f, g2, dt,
-                                                          (g2 * dt).sqrt())), t64.tolist())
+def _sde(grid: _Grid) -> _SDE:
+    f, g2 = sde_coefficients(grid.schedule, grid.t64[:-1])
+    dt = grid.t64[:-1] - grid.t64[1:]
+    return _SDE(*(grid.table(v) for v in (f, g2, dt, (g2 * dt).sqrt())))
 
 
-def _em_step(call, x, i, grid: _SDEGrid, generator):
+def _em_step(call, x, i, grid: _Grid, sde: _SDE, draw):
     """One Euler-Maruyama step of the reverse SDE from ts[i] to ts[i + 1]; returns (x_next, prediction)."""
     pred = call(x, i)
     if grid.t_out[i + 1] == 0:  # the last step lands on clean data: take it without noise (as ddpm does)
         return grid.alpha[i + 1] * pred.x0 + grid.sigma[i + 1] * pred.eps, pred
     score = -pred.eps / grid.sigma[i]  # (B, ...): grad log p_t(x) = -eps / sigma (Vincent 2011)
-    drift = reverse_sde_drift(x, score, grid.f[i], grid.g2[i])  # f x - g^2 score, eq. 6
-    return x - drift * grid.dt[i] + grid.noise[i] * randn_like(x, generator), pred
+    drift = reverse_sde_drift(x, score, sde.f[i], sde.g2[i])  # f x - g^2 score, eq. 6
+    return x - drift * sde.dt[i] + sde.noise[i] * draw(x), pred
 
 
-@torch.no_grad()
+@_without_grad
 def euler_maruyama(model, x: torch.Tensor, ts, schedule: Schedule,
                    generator: torch.Generator | None = None) -> Iterator[Step]:
     """Euler-Maruyama for the reverse SDE dx = [f x - g^2 score] dt + g dw-bar (Song et al. 2021,
     eq. 6), stepping in t with f and g^2 from the schedule; a step that lands on t = 0 adds no noise
     (the deterministic DDIM step, as ddpm does). NFE = steps."""
-    grid = _sde_grid(ts, x, schedule, "euler_maruyama")
-    call = Caller(model, x, grid.ts, grid.t64)
-    for i in range(len(grid.ts) - 1):
-        x, pred = _em_step(call, x, i, grid, generator)
-        yield Step(t=grid.t_out[i + 1], x=x, x0=pred.x0)
+    grid = _Grid(ts, x, schedule, "euler_maruyama")
+    sde, call, draw = _sde(grid), Caller(model, x, grid), _draw(x, generator)
+    for i in range(grid.steps):
+        x, pred = _em_step(call, x, i, grid, sde, draw)
+        yield Step(grid.t_out[i + 1], x, pred.x0)
 
 
-@torch.no_grad()
+@_without_grad
 def predictor_corrector(model, x: torch.Tensor, ts, schedule: Schedule, snr: float = 0.16,
                         generator: torch.Generator | None = None) -> Iterator[Step]:
     """Predictor-corrector sampling (Song et al. 2021, Algorithms 1-3): an Euler-Maruyama step of the
@@ -440,18 +516,23 @@ def predictor_corrector(model, x: torch.Tensor, ts, schedule: Schedule, snr: flo
     (norms averaged over the batch, as in the paper's code). NFE = 2 steps - 1."""
     if not snr > 0:
         raise ValueError(f"predictor_corrector: snr must be > 0 (0.16 in the paper), got {snr}")
-    grid = _sde_grid(ts, x, schedule, "predictor_corrector")
-    call = Caller(model, x, grid.ts, grid.t64)
-    for i in range(len(grid.ts) - 1):
-        x, pred = _em_step(call, x, i, grid, generator)  # the predictor
+    grid = _Grid(ts, x, schedule, "predictor_corrector")
+    sde, call, draw = _sde(grid), Caller(model, x, grid), _draw(x, generator)
+    for i in range(grid.steps):
+        x, pred = _em_step(call, x, i, grid, sde, draw)  # the predictor
         if grid.t_out[i + 1] > 0:  # the corrector: Langevin dynamics for p at the new time (Algorithm 4)
             pred = call(x, i + 1)
             score = -pred.eps / grid.sigma[i + 1]  # (B, ...): grad log p_t(x) = -eps / sigma
-            z = randn_like(x, generator)
-            ratio = z.flatten(1).norm(dim=1).mean() / score.flatten(1).norm(dim=1).mean()
+            z = draw(x)
+            ratio = _mean_norm(z) / _mean_norm(score)  # 0-d, stays on x's device: no .item() per step
             step_size = 2 * (snr * ratio) ** 2
             x = x + step_size * score + torch.sqrt(2 * step_size) * z
-        yield Step(t=grid.t_out[i + 1], x=x, x0=pred.x0)
+        yield Step(grid.t_out[i + 1], x, pred.x0)
+
+
+def _mean_norm(v: torch.Tensor) -> torch.Tensor:
+    """The Euclidean norm of each sample, averaged over the batch (0-d)."""
+    return torch.linalg.vector_norm(v.flatten(1), dim=1).mean()  # what v.flatten(1).norm(dim=1) calls
 
 
 # Every diffusion sampler by name, all called as sampler(model, x, ts, schedule, generator=...).
