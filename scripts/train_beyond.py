@@ -2,6 +2,7 @@
 
     python scripts/train_beyond.py halves8 --threads 1   # -> data/halves8/n{4,16,64,256,719}{a,b}.pt
     python scripts/train_beyond.py rare8 --threads 1     # -> data/rare8.pt
+    python scripts/train_beyond.py halves8 --evaluate    # measure the files as they are (scores into meta)
 
 The recipes are minidiff.pretrained.BEYOND_RECIPES: the digits8 U-Net preset, the eps loss, Adam, EMA
 0.995, a fixed number of steps. "halves8" trains one network per (size, half) on the disjoint halves
@@ -20,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import minidiff  # noqa: E402
-from minidiff import pretrained, train  # noqa: E402
+from minidiff import beyond, pretrained, train  # noqa: E402
 from minidiff.data import load_digits  # noqa: E402
 from minidiff.losses import diffusion_loss  # noqa: E402
 from minidiff.nets.unet import unet_preset  # noqa: E402
@@ -62,6 +63,34 @@ def fit(name: str, x: torch.Tensor, labels: torch.Tensor | None, out: Path, step
     print(f"{out}: {len(x)} images, {steps} steps, {seconds:.0f} s, loss {sum(recent) / len(recent):.4f}", flush=True)
 
 
+def evaluate(name: str) -> None:
+    """Measure the shipped files as lesson 12 does and store the numbers in their meta ("scores")."""
+    r = pretrained.beyond_recipe(name)
+    if name == "rare8":
+        model = pretrained.load_rare()
+        n, steps = 1000, 50
+        unguided = beyond.digit_shares(model, None, [0.0], n, steps)[0.0]
+        asked = beyond.digit_shares(model, r["rare"], [1.0, 3.0], n, steps)
+        scores = dict(n=n, sampler=f"ddpm, {steps} uniform steps, seed 0; read by classifier8.pt",
+                      unguided_rare=round(unguided[r["rare"]].item(), 4),
+                      asked_w1=round(asked[1.0][r["rare"]].item(), 4), asked_w3=round(asked[3.0][r["rare"]].item(), 4))
+        _store(pretrained.beyond_path("rare8"), scores)
+        return
+    n, steps = 200, 50
+    table = beyond.halves_table(beyond.halves_samples(r["sizes"], n=n, steps=steps))
+    for row in table:
+        scores = dict(n=n, sampler=f"ddim, {steps} uniform steps, the same noise for both halves (seed 0)",
+                      **{k: round(row[k], 4) for k in ("similarity", "copies_own", "copies_other")})
+        for half in r["halves"]:
+            _store(pretrained.beyond_path("halves8", row["size"], half), scores)
+
+
+def _store(path: Path, scores: dict) -> None:
+    about = train.info(path)
+    train.save(path, pretrained.load_denoiser(path), **{**about["meta"], "scores": scores})
+    print(f"{path}: {scores}", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("name", choices=sorted(pretrained.BEYOND_RECIPES))
@@ -69,9 +98,13 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None, help="override the recipe's steps (for a quick try)")
     p.add_argument("--sizes", type=int, nargs="*", default=None, help="halves8 only: a subset of the sizes")
     p.add_argument("--halves", nargs="*", default=None, help="halves8 only: a subset of the halves (a, b)")
+    p.add_argument("--evaluate", action="store_true", help="only measure the existing files (scores into meta)")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.evaluate:
+        evaluate(args.name)
+        return
     r = pretrained.beyond_recipe(args.name)
     steps = args.steps or r["steps"]
     x, labels = load_digits(8, "train")
