@@ -72,12 +72,15 @@ def copy_curve(sizes: Sequence[int], shares: dict, threshold_label: str = "copie
 
 
 def points_and_samples(rows: Sequence[dict], lim: float = 3.2, size: float = 2.4):
-    """For each row dict(size, points, samples): the samples (blue) over the N training points (red)."""
+    """For each row dict(size, points, samples): the samples (blue, on top) over the N training points
+    (red crosses; smaller when there are many, so that the samples stay visible)."""
     fig, axes = figure(1, len(rows), size=size)
     for ax, row in zip(np.atleast_1d(axes), rows):
-        cloud_panel(ax, row["samples"], lim, alpha=0.4, title=f"N = {row['size']}: copies {row['copies']:.0%}")
         p = _np(row["points"])
-        ax.scatter(p[:, 0], p[:, 1], s=8, c="tab:red", marker="x", lw=0.8)
+        many = len(p) > 100
+        ax.scatter(p[:, 0], p[:, 1], s=3 if many else 30, c="tab:red", marker="x", lw=0.5 if many else 1.2,
+                   alpha=0.5 if many else 1.0)
+        cloud_panel(ax, row["samples"], lim, alpha=0.5, title=f"N = {row['size']}: copies {row['copies']:.0%}")
     return fig
 
 
