@@ -56,7 +56,8 @@ test: $(STAMP)
 chromium:
 	@if [ -x /usr/bin/chromium ]; then echo "Chromium is installed: /usr/bin/chromium"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+		|| echo "Could not install Chromium with apt: the browser test will be skipped"; \
 	else echo "The browser test needs Chromium: sudo apt-get install chromium, or set CHROMIUM=/path/to/chromium"; fi
 
 course: $(STAMP)
