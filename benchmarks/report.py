@@ -245,6 +245,8 @@ def ddpm_job(net, size: int, batch_size: int, p_uncond: float | None, device):
 
 def classifier_job(net, size: int, batch_size: int, noisy: bool, device):
     """Cross-entropy on digits; the noise-aware classifier sees x_t at t ~ U(0, 1) (train_classifier.py)."""
+    from minidiff.forward import q_sample
+
     schedule = vp_linear()
     batch = digit_batch(size, batch_size, True, device)
 
@@ -254,8 +256,7 @@ def classifier_job(net, size: int, batch_size: int, noisy: bool, device):
             return F.cross_entropy(model(x0), y)
         t = torch.rand(len(x0), generator=generator).to(x0.device)
         eps = torch.randn(x0.shape, generator=generator).to(x0.device)
-        a, s = schedule.alpha(t)[:, None, None, None], schedule.sigma(t)[:, None, None, None]
-        return F.cross_entropy(model(a * x0 + s * eps, t), y)
+        return F.cross_entropy(model(q_sample(x0, t, schedule, eps)[0], t), y)
     return batch, loss
 
 

@@ -66,16 +66,11 @@ def fit_diffusion(data, seed: int, steps: int = RACE["steps"], device=None) -> D
     return Denoiser(history.ema, schedule).eval()
 
 
-@torch.no_grad()
 def sample_diffusion(model: Denoiser, n: int, seed: int, steps: int = RACE["sampler_steps"], device=None) -> torch.Tensor:
     """n points by DDPM ancestral sampling with `steps` uniform steps, from seeded noise."""
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, 2, generator=g).to(device)
     return samplers.run(samplers.ddpm(model, x, schedules.uniform_grid(steps), model.schedule, generator=g)).cpu()
-
-
-def parameters(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters())
 
 
 def coverage_race(datasets: dict, seeds, steps: int = RACE["steps"], n: int = RACE["samples"], device=None) -> list:
@@ -130,7 +125,6 @@ def copy_curve(gm: GaussianMixture, sizes, seed: int = 0, steps: int = RACE["ste
 
 # --- digits: two halves, and a rare class ----------------------------------------------------------------
 
-@torch.no_grad()
 def halves_samples(sizes, n: int, steps: int = 50, seed: int = 0, device=None) -> dict:
     """{size: (x_a, x_b)}: n samples of each shipped network of the pair trained on disjoint halves of that
     size (pretrained.load_half), both run by DDIM (deterministic) from the same starting noise."""
@@ -156,14 +150,12 @@ def halves_table(samples: dict) -> list:
     rows = []
     for size, (xa, xb) in samples.items():
         own_a, own_b = x[pretrained.half_indices("a", size)], x[pretrained.half_indices("b", size)]
-        two = size >= 2  # the ratio needs a second-nearest training image
         rows.append(dict(size=size, similarity=metrics.pair_similarity(xa, xb, centre=x.mean(0)).median().item(),
-                         copies_own=(metrics.copy_share(xa, own_a) + metrics.copy_share(xb, own_b)) / 2 if two else float("nan"),
-                         copies_other=(metrics.copy_share(xa, own_b) + metrics.copy_share(xb, own_a)) / 2 if two else float("nan")))
+                         copies_own=(metrics.copy_share(xa, own_a) + metrics.copy_share(xb, own_b)) / 2,
+                         copies_other=(metrics.copy_share(xa, own_b) + metrics.copy_share(xb, own_a)) / 2))
     return rows
 
 
-@torch.no_grad()
 def digit_shares(model: Denoiser, digit: int | None, ws, n: int, steps: int = 50, seed: int = 0, device=None) -> dict:
     """{w: (10,) share of each digit} among n samples of a class-conditional model, read by the shipped 8x8
     classifier. digit None: unguided (the null label, the model's p(x); w is then ignored); else
@@ -206,9 +198,8 @@ def rebalance(model: Denoiser, rare: int, w: float, seeds, steps: int = 50, devi
     kept = x[keep][y[keep] == rare]
     g = torch.Generator().manual_seed(123)
     noise = torch.randn(removed, *model.sample_shape, generator=g).to(device)
-    with torch.no_grad():
-        made = samplers.run(samplers.ddpm(ClassifierFree(model, rare, w), noise, schedules.uniform_grid(steps),
-                                          model.schedule, generator=g)).clamp(-1, 1).cpu()
+    made = samplers.run(samplers.ddpm(ClassifierFree(model, rare, w), noise, schedules.uniform_grid(steps),
+                                      model.schedule, generator=g)).clamp(-1, 1).cpu()
     repeats = kept[torch.arange(removed) % len(kept)]
     label = torch.full((removed,), rare)
     sets = {"as trained": (x[keep], y[keep]),

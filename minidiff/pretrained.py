@@ -249,11 +249,7 @@ def latent_info(name: str) -> dict:
 
 
 def _need(name: str) -> Path:
-    path = latent_path(name)
-    if not path.exists():
-        raise FileNotFoundError(f"pretrained: {path} is missing; remake it with "
-                                f"`python scripts/train_latent.py {name}`")
-    return path
+    return _need_file(latent_path(name), f"train_latent.py {name}")
 
 
 def load_autoencoder(device=None) -> Autoencoder:
@@ -340,15 +336,16 @@ def beyond_path(name: str, n: int | None = None, half: str | None = None) -> Pat
 
 def load_half(n: int, half: str, device=None) -> Denoiser:
     """The U-Net trained on half `half` ('a' or 'b') of size n (lesson 12), as a whole Denoiser."""
-    return load_denoiser(_need_file(beyond_path("halves8", n, half), "halves8"), device)
+    return load_denoiser(_need_file(beyond_path("halves8", n, half), "train_beyond.py halves8"), device)
 
 
 def load_rare(device=None) -> Denoiser:
     """The class-conditional U-Net trained with the digit 3 made rare (lesson 12)."""
-    return load_denoiser(_need_file(beyond_path("rare8"), "rare8"), device)
+    return load_denoiser(_need_file(beyond_path("rare8"), "train_beyond.py rare8"), device)
 
 
-def _need_file(path: Path, name: str) -> Path:
+def _need_file(path: Path, script: str) -> Path:
+    """path, or a FileNotFoundError that gives the command that remakes it (script: 'train_x.py NAME')."""
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: remake it with `python scripts/train_beyond.py {name}`")
+        raise FileNotFoundError(f"pretrained: {path} is missing; remake it with `python scripts/{script}`")
     return path

@@ -35,17 +35,13 @@ def fit(name: str, x: torch.Tensor, labels: torch.Tensor | None, out: Path, step
     classes = r.get("num_classes")
     net = unet_preset(r["preset"], num_classes=classes)
     schedule = from_config(r["schedule"])
-    losses = []  # train hands its history back only at the end; this list is the same numbers
-
     def loss_fn(model, batch, generator=None):
         cond = None
         if classes:  # label dropout: the null label with probability p_uncond, for classifier-free guidance
             batch, cond = batch
             drop = torch.rand(len(cond), generator=generator) < r["p_uncond"]
             cond = torch.where(drop, torch.full_like(cond, classes), cond)
-        loss = diffusion_loss(model, batch, schedule, target=r["target"], generator=generator, cond=cond)
-        losses.append(loss.item())
-        return loss
+        return diffusion_loss(model, batch, schedule, target=r["target"], generator=generator, cond=cond)
 
     def pairs(generator):
         index = torch.randint(len(x), (r["batch_size"],), generator=generator)
@@ -57,7 +53,7 @@ def fit(name: str, x: torch.Tensor, labels: torch.Tensor | None, out: Path, step
     seconds = round(time.perf_counter() - start, 1)
     model = Denoiser(history.ema, schedule, r["target"], clip=1.0,
                      sample_shape=(1, r["size"], r["size"]))
-    recent = losses[-200:]
+    recent = history.losses[-200:]
     train.save(out, model, name=name, images=len(x), steps=steps, seconds=seconds, threads=torch.get_num_threads(),
                final_loss=round(sum(recent) / len(recent), 5), **meta)
     print(f"{out}: {len(x)} images, {steps} steps, {seconds:.0f} s, loss {sum(recent) / len(recent):.4f}", flush=True)
