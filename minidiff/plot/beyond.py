@@ -72,14 +72,14 @@ def copy_curve(sizes: Sequence[int], shares: dict, threshold_label: str = "copie
 
 
 def points_and_samples(rows: Sequence[dict], lim: float = 3.2, size: float = 2.4):
-    """For each row dict(size, points, samples): the samples (blue, on top) over the N training points
-    (red crosses; smaller when there are many, so that the samples stay visible)."""
+    """For each row dict(size, points, samples): the samples (blue) and the N training points (red
+    crosses): a few large ones drawn over the samples, many small ones under them, so both stay visible."""
     fig, axes = figure(1, len(rows), size=size)
     for ax, row in zip(np.atleast_1d(axes), rows):
         p = _np(row["points"])
         many = len(p) > 100
-        ax.scatter(p[:, 0], p[:, 1], s=3 if many else 30, c="tab:red", marker="x", lw=0.5 if many else 1.2,
-                   alpha=0.5 if many else 1.0)
+        style = dict(s=3, lw=0.5, alpha=0.5, zorder=1) if many else dict(s=40, lw=1.5, zorder=3)
+        ax.scatter(p[:, 0], p[:, 1], c="tab:red", marker="x", **style)
         cloud_panel(ax, row["samples"], lim, alpha=0.5, title=f"N = {row['size']}: copies {row['copies']:.0%}")
     return fig
 
