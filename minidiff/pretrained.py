@@ -48,9 +48,9 @@ RECIPES = {
                          schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
                          lr=5e-4, batch_size=128, ema=0.995, seed=0),
     "mnist28_cond": dict(file="ddpm28_cond.pt", size=28, preset="mnist28", target="eps", num_classes=10,
-                         p_uncond=0.1, init="mnist28",
+                         p_uncond=0.2, init="mnist28",
                          schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
-                         lr=1e-3, batch_size=64, ema=0.995, seed=0),
+                         lr=1e-3, batch_size=256, ema=0.999, seed=0),
 }
 
 
@@ -139,15 +139,15 @@ def sample_digits(model: Denoiser, n: int, steps: int = 100, *, size: int | None
 # The captioned-scene models: a TextUNet (24x24 RGB, cross-attention at 12x12 and 6x6) trained with
 # the eps loss on scenes.sample_scenes(images, data_seed, 'train'), every caption dropped to the empty
 # one with probability p_uncond (for classifier-free guidance). The twins differ only in the text
-# encoder: a transformer, or a bag of words that knows no word order. `snapshots`: keep the weights at
-# steps 500, 1000, 2000, ... (lesson 10's learning curve; only the transformer model needs them).
+# encoder: a transformer, or a bag of words that knows no word order. `snapshots`: the steps at which
+# the weights are kept (lesson 10's learning curve; only the transformer model needs them).
 _TEXT_BASE = dict(channels=[32, 64, 96], cross_levels=[1, 2], target="eps", p_uncond=0.1,
                   schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
-                  lr=1e-3, batch_size=64, ema=0.999, seed=0, images=60_000, data_seed=0)
+                  lr=1e-3, batch_size=256, ema=0.999, seed=0, images=60_000, data_seed=0)
 TEXT_RECIPES = {
-    "scenes": dict(_TEXT_BASE, file="text2image.pt", snapshots=True,
+    "scenes": dict(_TEXT_BASE, file="text2image.pt", snapshots=[500, 1000, 2000, 4000, 8000],
                    encoder=dict(kind="transformer", dim=64, heads=4, layers=2, max_len=20)),
-    "scenes_bag": dict(_TEXT_BASE, file="text2image_bag.pt", snapshots=False, encoder=dict(kind="bag", dim=64, max_len=20)),
+    "scenes_bag": dict(_TEXT_BASE, file="text2image_bag.pt", snapshots=[], encoder=dict(kind="bag", dim=64, max_len=20)),
 }
 
 

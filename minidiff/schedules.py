@@ -399,7 +399,11 @@ class ZeroTerminalSNR(Schedule):
         return ((1 - self._a0) * (self._a0 - self._a1) + self._a0 * a0_minus_a) / (self._a0 - self._a1)
 
     def _sigma2(self, t) -> torch.Tensor:
-        return (self._one_minus_alpha(t) * (1 + self.alpha(t))).clamp(0, 1)
+        # exactly 1 where alpha is 0: the formula's roundings (which differ between torch builds) would
+        # leave x_1 a hair away from pure noise, and eps = x at t = 1 is what the lesson relies on
+        alpha = self.alpha(t)
+        sigma2 = (self._one_minus_alpha(t) * (1 + alpha)).clamp(0, 1)
+        return torch.where(alpha == 0, torch.ones_like(sigma2), sigma2)
 
     def sigma(self, t) -> torch.Tensor:
         return torch.sqrt(self._sigma2(t))

@@ -3,6 +3,7 @@
     python scripts/train_ddpm.py digits8 --minutes 20 --threads 1   # -> data/ddpm8.pt
     python scripts/train_ddpm.py mnist28 --minutes 60 --threads 1   # -> data/ddpm28.pt
     python scripts/train_ddpm.py digits8 --evaluate                 # measure the file as it is
+    python scripts/train_ddpm.py mnist28_cond --device cuda --steps 30000   # on a GPU (the default there)
 
 The recipe (U-Net preset, schedule, target, learning rate, batch, EMA decay, seed) is
 minidiff.pretrained.RECIPES. Training stops after --steps steps or --minutes of wall clock, whichever
@@ -35,8 +36,10 @@ from minidiff.schedules import from_config  # noqa: E402
 EVAL = {"digits8": (500, 250), "mnist28": (500, 100), "digits8_cond": (500, 250), "mnist28_cond": (500, 100)}
 
 
-def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Path) -> None:
+def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Path,
+               device: torch.device | None = None) -> None:
     r = pretrained.recipe(name)
+    device = torch.device(device) if device is not None else minidiff.default_device()
     g = minidiff.seed_all(r["seed"])
     x, labels = load_digits(r["size"], "train")  # (N, 1, H, W) in [-1, 1]; the test split stays unseen
     classes = r.get("num_classes")
@@ -48,15 +51,17 @@ def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Pa
         torch.nn.init.zeros_(net.label.weight)
         print(f"  warm start from {pretrained.path_of(r['init']).name}", flush=True)
     schedule = from_config(r["schedule"])
+    net, x, labels = net.to(device), x.to(device), labels.to(device)
     print(f"{name}: U-Net preset {r['preset']}, {count_parameters(net):,} parameters, "
-          f"{len(x)} training images, torch threads {torch.get_num_threads()}", flush=True)
+          f"{len(x)} training images, on {_device_name(device)}, torch threads {torch.get_num_threads()}",
+          flush=True)
     start, losses, state = time.perf_counter(), [], {"last_save": time.perf_counter()}
 
     def loss_fn(model, batch, generator=None):
         cond = None
         if classes:  # label dropout: with probability p_uncond the label becomes the null label
             batch, cond = batch
-            drop = torch.rand(len(cond), generator=generator) < r["p_uncond"]
+            drop = torch.rand(len(cond), generator=generator).to(cond.device) < r["p_uncond"]
             cond = torch.where(drop, torch.full_like(cond, classes), cond)
         loss = diffusion_loss(model, batch, schedule, target=r["target"], generator=generator, cond=cond)
         losses.append(loss.item())  # `train` hands its history back only at the end
@@ -69,6 +74,7 @@ def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Pa
                     p_uncond=r.get("p_uncond"), init=r.get("init"), lr=r["lr"],
                     batch_size=r["batch_size"], ema=r["ema"], seed=r["seed"],
                     seconds=round(time.perf_counter() - start, 1), threads=torch.get_num_threads(),
+                    device=_device_name(device),
                     final_loss=round(sum(recent) / max(1, len(recent)), 5))
         model = Denoiser(ema_model, schedule, r["target"], clip=1.0, sample_shape=(1, r["size"], r["size"]))
         train.save(out, model, **meta)  # the whole Denoiser: load_ddpm needs nothing else
@@ -87,12 +93,18 @@ def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Pa
         return False
 
     def pairs(generator):  # a random batch of (images, labels), drawn with replacement
-        index = torch.randint(len(x), (r["batch_size"],), generator=generator)
+        index = torch.randint(len(x), (r["batch_size"],), generator=generator).to(x.device)
         return x[index], labels[index]
 
     train.train(net, loss_fn, pairs if classes else x, steps, lr=r["lr"], batch_size=r["batch_size"], ema=r["ema"],
                 generator=g, callback=callback, desc=name, progress=False)
     save(state["ema"], state["step"])
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
 
 
 def evaluate(name: str, path: Path, n: int, sampler_steps: int) -> dict:
@@ -118,6 +130,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--out", type=Path, default=None, help="where to write (default: data/<recipe file>)")
     p.add_argument("--evaluate", action="store_true", help="only measure the existing checkpoint")
+    p.add_argument("--no-evaluate", action="store_true", help="train only; measure later with --evaluate")
+    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best one present)")
     p.add_argument("--samples", type=int, default=None, help="images to judge (default: per recipe)")
     p.add_argument("--sampler-steps", type=int, default=None, help="DDPM steps (default: per recipe)")
     args = p.parse_args()
@@ -125,7 +139,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     out = args.out or pretrained.path_of(args.name)
     if not args.evaluate:
-        train_ddpm(args.name, args.steps, args.minutes, args.save_every, out)
+        train_ddpm(args.name, args.steps, args.minutes, args.save_every, out, args.device)
+    if args.no_evaluate:
+        return
     n, sampler_steps = EVAL[args.name]
     quality = evaluate(args.name, out, args.samples or n, args.sampler_steps or sampler_steps)
     print(json.dumps({"checkpoint": str(out), **train.info(out)["meta"], "quality": quality}, indent=1))

@@ -2,7 +2,8 @@
 
     python scripts/train_distributed_demo.py                                # one process
     torchrun --nproc_per_node=2 scripts/train_distributed_demo.py           # two CPU processes (gloo)
-    torchrun --nproc_per_node=4 scripts/train_distributed_demo.py --steps 2000   # on 4 GPUs (NCCL)
+    torchrun --nproc_per_node=4 scripts/train_distributed_demo.py --steps 2000   # on 4 GPUs (NCCL);
+                                        # with fewer GPUs than processes, on the CPU (gloo)
 
 Every process runs this same file; train.train sees the process group and splits each global
 batch (--batch) over the processes, averages the gradients, and leaves the saving to rank 0.
@@ -33,14 +34,14 @@ def main(argv=None) -> train.History:
     args = parser.parse_args(argv)
 
     started = "RANK" in os.environ and not dist.is_initialized()  # launched by torchrun
+    # one GPU per process, or all on the CPU: two processes on one GPU is not what NCCL is for
+    cuda = started and torch.cuda.device_count() >= int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     if started:
-        cuda = torch.cuda.is_available()
         if cuda:
             torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
         dist.init_process_group("nccl" if cuda else "gloo")
     rank = dist.get_rank() if dist.is_initialized() else 0
-    device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() and started \
-        else torch.device("cpu")
+    device = torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu")
     try:
         torch.manual_seed(rank)  # other initial weights on each process: train copies rank 0's
         net = MLP(hidden=64, depth=2).to(device)

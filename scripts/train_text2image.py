@@ -4,12 +4,13 @@
     python scripts/train_text2image.py scenes_bag --minutes 60 --threads 2   # the bag-of-words twin
     python scripts/train_text2image.py scenes --evaluate                     # measure the file as it is
     python scripts/train_text2image.py scenes --resume --minutes 30          # go on from the file
+    python scripts/train_text2image.py scenes --steps 20000 --device cuda     # on a GPU (the default there)
 
 The recipe (network, text encoder, schedule, caption dropout, learning rate, batch, EMA, seed) is
 minidiff.pretrained.TEXT_RECIPES[name]. The training images are `scenes.sample_scenes(N, seed, 'train')`:
 the held-out combinations never appear. Every step captions each image with a random template.
-The EMA weights are written every --save-every minutes, and kept, in half precision, at steps 500,
-1000, 2000, ... in data/<name>_steps.pt (the lesson's learning curve). Then adherence is measured
+The EMA weights are written every --save-every minutes, and kept, in half precision, at the recipe's
+`snapshots` steps (or --snapshots) in data/<name>_steps.pt (the lesson's learning curve). Then adherence is measured
 (minidiff.metrics.scenes) and stored in the checkpoint's meta.
 """
 
@@ -34,8 +35,12 @@ from minidiff.schedules import from_config  # noqa: E402
 
 
 def train_text2image(name: str, steps: int, minutes: float, save_every: float, out: Path,
-                     resume: bool = False) -> None:
-    r = pretrained.text_recipe(name)
+                     resume: bool = False, device: torch.device | None = None,
+                     snapshots: list[int] | None = None) -> None:
+    r = dict(pretrained.text_recipe(name))
+    if snapshots is not None:
+        r["snapshots"] = sorted(snapshots)
+    device = torch.device(device) if device is not None else minidiff.default_device()
     g = minidiff.seed_all(r["seed"])
     rng = np.random.default_rng(r["seed"])
     start = time.perf_counter()
@@ -43,6 +48,7 @@ def train_text2image(name: str, steps: int, minutes: float, save_every: float, o
     print(f"{name}: rendered {len(x)} training scenes in {time.perf_counter() - start:.0f} s", flush=True)
     tok = text.Tokenizer(S.vocabulary(), max_len=r["encoder"]["max_len"])
     net = TextUNet(len(tok), channels=r["channels"], cross_levels=r["cross_levels"], encoder=r["encoder"])
+    x = x.to(device)  # the whole training set on the device: a batch is then one gather there
     schedule = from_config(r["schedule"])
     done = dict(steps=0, seconds=0.0, snapshots=[])  # what an earlier run of this recipe left
     if resume:  # go on from the saved (EMA) weights, with a fresh optimiser; steps and time add up
@@ -51,17 +57,17 @@ def train_text2image(name: str, steps: int, minutes: float, save_every: float, o
         done.update(steps=about["steps"], seconds=about["seconds"], legs=about.get("legs", []) + [
             dict(steps=about["steps"], seconds=about["seconds"], threads=about["threads"])])
         if r["snapshots"]:
-            snaps = torch.load(pretrained.snapshots_path(name), weights_only=True)
-            done["snapshots"] = list(zip(snaps["steps"], snaps["states"]))
+            snaps = torch.load(_snapshots_file(out), weights_only=True)
+            done["snapshots"] = [(s, d) for s, d in zip(snaps["steps"], snaps["states"]) if s <= about["steps"]]
         # fresh random streams, so that the second leg does not replay the first one's batches
         g = torch.Generator().manual_seed(r["seed"] + done["steps"])
         rng = np.random.default_rng(r["seed"] + done["steps"])
         print(f"  resumed from {out.name} at step {done['steps']}", flush=True)
+    net.to(device)
     print(f"  {count_parameters(net):,} parameters ({count_parameters(net.encoder):,} in the text encoder), "
-          f"torch threads {torch.get_num_threads()}", flush=True)
+          f"on {_device_name(device)}, torch threads {torch.get_num_threads()}", flush=True)
     start, losses = time.perf_counter(), []
-    state = {"last_save": start, "snapshots": done["snapshots"],
-             "next_snapshot": 500 * 2 ** len(done["snapshots"])}
+    state = {"last_save": start, "snapshots": done["snapshots"]}
 
     def batch(generator):  # images with a freshly worded caption each
         index = torch.randint(len(x), (r["batch_size"],), generator=generator)
@@ -79,7 +85,7 @@ def train_text2image(name: str, steps: int, minutes: float, save_every: float, o
         recent = losses[-200:]
         return dict(name=name, steps=step, seconds=round(done["seconds"] + time.perf_counter() - start, 1),
                     legs=done.get("legs", []),
-                    threads=torch.get_num_threads(), final_loss=round(sum(recent) / max(1, len(recent)), 5),
+                    threads=torch.get_num_threads(), device=_device_name(device), final_loss=round(sum(recent) / max(1, len(recent)), 5),
                     data=f"scenes.sample_scenes({r['images']}, seed={r['data_seed']}, split='train')",
                     vocabulary=S.vocabulary(), **{k: v for k, v in r.items() if k != "file"})
 
@@ -91,15 +97,14 @@ def train_text2image(name: str, steps: int, minutes: float, save_every: float, o
               f"loss {about['final_loss']:.4f})", flush=True)
         if r["snapshots"]:  # the earlier weights, in half precision, for the lesson's learning curve
             torch.save({"format": "minidiff-snapshots-1", "steps": [s for s, _ in state["snapshots"]],
-                        "states": [d for _, d in state["snapshots"]]}, pretrained.snapshots_path(name))
+                        "states": [d for _, d in state["snapshots"]]}, _snapshots_file(out))
 
     def callback(step, model, ema_model):
         step += done["steps"]
         state["step"], state["ema"] = step, ema_model
-        if step == state["next_snapshot"]:
+        if step in r["snapshots"]:
             half = {k: v.detach().cpu().half() for k, v in ema_model.state_dict().items()}
             state["snapshots"].append((step, half))
-            state["next_snapshot"] *= 2
         now = time.perf_counter()
         if now - state["last_save"] > 60 * save_every:
             save(ema_model, step)
@@ -112,6 +117,16 @@ def train_text2image(name: str, steps: int, minutes: float, save_every: float, o
     train.train(net, loss_fn, batch, steps, lr=r["lr"], batch_size=r["batch_size"], ema=r["ema"],
                 generator=g, callback=callback, desc=name, progress=False)
     save(state["ema"], state["step"])
+
+
+def _snapshots_file(out: Path) -> Path:  # data/text2image.pt -> data/text2image_steps.pt
+    return out.with_name(out.stem + "_steps.pt")
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
 
 
 def evaluate(name: str, path: Path) -> dict:
@@ -138,13 +153,20 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--evaluate", action="store_true")
     p.add_argument("--resume", action="store_true", help="go on from the saved weights (fresh optimiser)")
+    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best one present)")
+    p.add_argument("--snapshots", default=None, help="steps at which to keep the weights, e.g. 1000,2000,4000")
+    p.add_argument("--out", type=Path, default=None, help="where to write (default: data/<recipe file>)")
+    p.add_argument("--no-evaluate", action="store_true", help="train only; measure later with --evaluate")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = pretrained.text_path(args.name)
+    out = args.out or pretrained.text_path(args.name)
     if not args.evaluate:
-        train_text2image(args.name, args.steps, args.minutes, args.save_every, out, args.resume)
-    print(json.dumps(evaluate(args.name, out), indent=1))
+        snapshots = [int(s) for s in args.snapshots.split(",") if s] if args.snapshots is not None else None
+        train_text2image(args.name, args.steps, args.minutes, args.save_every, out, args.resume,
+                         args.device, snapshots)
+    if not args.no_evaluate:
+        print(json.dumps(evaluate(args.name, out), indent=1))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def test_checkpoint_records_its_recipe_and_vocabulary():
     meta = pretrained.text_info("scenes")["meta"]
     recipe = pretrained.text_recipe("scenes")
     assert meta["vocabulary"] == S.vocabulary()
-    assert meta["steps"] == 11925 and f"{meta['steps']:,}" in (pretrained.DATA_DIR / "CHECKPOINTS.md").read_text()
+    assert meta["steps"] == 7324 and f"{meta['steps']:,}" in (pretrained.DATA_DIR / "CHECKPOINTS.md").read_text()
     assert meta["encoder"] == recipe["encoder"] and meta["p_uncond"] == recipe["p_uncond"]
 
 
@@ -49,14 +49,12 @@ def _adherence(shipped, split, w, seed=0):
                                        generator=torch.Generator().manual_seed(seed))
 
 
-# The shipped model at its best w (w = 3: best on the goldfish prompt, within 2 points of w = 5 on the
-# others in the evaluation stored in the checkpoint), 32 samples per set on this fixed seed, where it
-# measured 25 / 32 (seen) and 21 / 32 (held out). The issue's targets are 90% and 70%. The first test
-# guards what the model does (one sample of slack for another machine's float rounding); the second
-# states the targets it misses (strict: when a retrained model reaches them, the xfail turns into a
-# failure that asks for the marker to go).
+# The shipped model at its best w (w = 3: best on the held-out and goldfish prompts in the evaluation stored
+# in the checkpoint, within 3 points of w = 5 on the seen ones), 32 samples per set on this fixed seed, where
+# it measured 30 / 32 (seen) and 28 / 32 (held out). The first test guards what the model does (one sample
+# of slack for another machine's float rounding); the second, issue 12's targets: 90% seen, 70% held out.
 BEST_W = 3.0
-REACHED = {"train": 24 / 32, "held_out": 20 / 32}
+REACHED = {"train": 29 / 32, "held_out": 27 / 32}
 
 
 def test_seen_and_held_out_adherence_at_the_best_w(shipped):
@@ -65,12 +63,26 @@ def test_seen_and_held_out_adherence_at_the_best_w(shipped):
         assert got >= bar, f"{split} adherence {got:.0%} at w = {BEST_W:g}, below the shipped model's {bar:.0%}"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12's targets (90% seen, 70% held out) are not reached yet: "
-                                       "see data/CHECKPOINTS.md")
 def test_issue_targets_at_the_best_w(shipped):
-    assert _adherence(shipped, "train", BEST_W) >= 0.9 and _adherence(shipped, "held_out", BEST_W) >= 0.7
+    seen, held_out = _adherence(shipped, "train", BEST_W), _adherence(shipped, "held_out", BEST_W)
+    assert seen >= 0.9 and held_out >= 0.7, f"seen {seen:.0%} (target 90%), held out {held_out:.0%} (target 70%)"
 
 
 def test_without_guidance_the_caption_is_ignored(shipped):
     # w = 0 is the unconditional model: adherence is what chance gives, far below the guided figure
     assert _adherence(shipped, "train", 0.0) <= 0.15
+
+
+def test_the_transformer_binds_colours_that_the_bag_of_words_cannot():
+    # issue 12: the transformer beats the bag of words on colour-swap prompts by at least 30 points. The
+    # bag model trained 8,000 steps, the transformer 7,324: the bag had the larger budget. Measured on this
+    # seed: 26 / 32 against 8 / 32 (56 points); the bag cannot tell "a red fish and a blue can" from
+    # "a blue fish and a red can", so it is right on about half of the pairs it otherwise draws well.
+    reader = pretrained.load_scene_reader()
+    prompts = [p for pair in S.swap_pairs(8) for p in pair]
+    got = {}
+    for name in ("scenes", "scenes_bag"):
+        model, tok = pretrained.load_text2image(name)
+        got[name] = text2image.prompt_adherence(model, tok, reader, prompts, 3.0, per_prompt=2, steps=20,
+                                                generator=torch.Generator().manual_seed(0))
+    assert got["scenes"] - got["scenes_bag"] >= 0.3, got
