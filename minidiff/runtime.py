@@ -35,6 +35,14 @@ def default_device() -> torch.device:
     return torch.device("cpu")
 
 
+def device_name(device) -> str:
+    """What a checkpoint records about where it was trained: 'cpu', 'mps', or 'cuda (NVIDIA H200)'."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
+
+
 def seed_all(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch, and return a CPU torch.Generator seeded the same way."""
     if not isinstance(seed, int) or seed < 0:

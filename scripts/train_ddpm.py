@@ -25,6 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import minidiff  # noqa: E402
+from minidiff.runtime import device_name  # noqa: E402
 from minidiff import metrics, pretrained, train  # noqa: E402
 from minidiff.data import load_digits  # noqa: E402
 from minidiff.losses import diffusion_loss  # noqa: E402
@@ -53,7 +54,7 @@ def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Pa
     schedule = from_config(r["schedule"])
     net, x, labels = net.to(device), x.to(device), labels.to(device)
     print(f"{name}: U-Net preset {r['preset']}, {count_parameters(net):,} parameters, "
-          f"{len(x)} training images, on {_device_name(device)}, torch threads {torch.get_num_threads()}",
+          f"{len(x)} training images, on {device_name(device)}, torch threads {torch.get_num_threads()}",
           flush=True)
     start, losses, state = time.perf_counter(), [], {"last_save": time.perf_counter()}
 
@@ -74,7 +75,7 @@ def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Pa
                     p_uncond=r.get("p_uncond"), init=r.get("init"), lr=r["lr"],
                     batch_size=r["batch_size"], ema=r["ema"], seed=r["seed"],
                     seconds=round(time.perf_counter() - start, 1), threads=torch.get_num_threads(),
-                    device=_device_name(device),
+                    device=device_name(device),
                     final_loss=round(sum(recent) / max(1, len(recent)), 5))
         model = Denoiser(ema_model, schedule, r["target"], clip=1.0, sample_shape=(1, r["size"], r["size"]))
         train.save(out, model, **meta)  # the whole Denoiser: load_ddpm needs nothing else
@@ -99,12 +100,6 @@ def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Pa
     train.train(net, loss_fn, pairs if classes else x, steps, lr=r["lr"], batch_size=r["batch_size"], ema=r["ema"],
                 generator=g, callback=callback, desc=name, progress=False)
     save(state["ema"], state["step"])
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return device.type
 
 
 def evaluate(name: str, path: Path, n: int, sampler_steps: int) -> dict:

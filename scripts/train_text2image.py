@@ -26,6 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import minidiff  # noqa: E402
+from minidiff.runtime import device_name  # noqa: E402
 from minidiff import pretrained, scenes as S, text, train  # noqa: E402
 from minidiff.losses import diffusion_loss  # noqa: E402
 from minidiff.nets.text_unet import TextUNet  # noqa: E402
@@ -65,7 +66,7 @@ def train_text2image(name: str, steps: int, minutes: float, save_every: float, o
         print(f"  resumed from {out.name} at step {done['steps']}", flush=True)
     net.to(device)
     print(f"  {count_parameters(net):,} parameters ({count_parameters(net.encoder):,} in the text encoder), "
-          f"on {_device_name(device)}, torch threads {torch.get_num_threads()}", flush=True)
+          f"on {device_name(device)}, torch threads {torch.get_num_threads()}", flush=True)
     start, losses = time.perf_counter(), []
     state = {"last_save": start, "snapshots": done["snapshots"]}
 
@@ -85,7 +86,7 @@ def train_text2image(name: str, steps: int, minutes: float, save_every: float, o
         recent = losses[-200:]
         return dict(name=name, steps=step, seconds=round(done["seconds"] + time.perf_counter() - start, 1),
                     legs=done.get("legs", []),
-                    threads=torch.get_num_threads(), device=_device_name(device), final_loss=round(sum(recent) / max(1, len(recent)), 5),
+                    threads=torch.get_num_threads(), device=device_name(device), final_loss=round(sum(recent) / max(1, len(recent)), 5),
                     data=f"scenes.sample_scenes({r['images']}, seed={r['data_seed']}, split='train')",
                     vocabulary=S.vocabulary(), **{k: v for k, v in r.items() if k != "file"})
 
@@ -121,12 +122,6 @@ def train_text2image(name: str, steps: int, minutes: float, save_every: float, o
 
 def _snapshots_file(out: Path) -> Path:  # data/text2image.pt -> data/text2image_steps.pt
     return out.with_name(out.stem + "_steps.pt")
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return device.type
 
 
 def evaluate(name: str, path: Path) -> dict:

@@ -35,6 +35,18 @@ def test_image_grid_one_titled_panel_per_image():
     assert width == pytest.approx(4 * 0.9) and width * 100 <= 900  # inline at 100 dpi: never stretched
 
 
+def test_image_grid_wraps_a_title_longer_than_the_figure():
+    # four 0.9-inch panels hold about 48 characters of a 9-point title: a prompt explorer's title wraps
+    title = "'a gold fish and a red can on the beach', w = 3, seed 0"
+    fig = plot.image_grid(images(4), ncols=4, title=title)
+    lines = fig._suptitle.get_text().split("\n")
+    assert len(lines) == 2 and " ".join(lines) == title
+    fig.canvas.draw()
+    box = fig._suptitle.get_window_extent()
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.x1  # the whole title inside the figure
+    assert plot.image_grid(images(4), ncols=4, title="short")._suptitle.get_text() == "short"
+
+
 def test_image_grid_shapes_and_errors():
     assert len(plot.image_grid(images(3)).axes) == 3  # fewer images than ncols: one row, no blanks
     scene = scenes.render(scenes.random_scene(__import__("numpy").random.default_rng(0)))

@@ -38,3 +38,12 @@ def test_seed_all_repeats_every_generator():
 def test_default_device_is_usable():
     d = minidiff.default_device()
     assert torch.ones(2, device=d).sum().item() == 2.0
+
+
+def test_device_name_says_which_card(monkeypatch):
+    # what a checkpoint records: the device type, and for CUDA the card's name too
+    from minidiff.runtime import device_name
+
+    assert device_name("cpu") == "cpu" and device_name(torch.device("mps")) == "mps"
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
+    assert device_name(torch.device("cuda", 0)) == "cuda (NVIDIA H200)"

@@ -38,7 +38,7 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, size
                title: str | None = None, fontsize: float = 7):
     """Colour images (B, 3, H, W) in [-1, 1], one small panel each (`size` inches, nearest-neighbour so
     the pixels stay sharp), ncols to a row, each with its title from `titles` (small) and the whole with
-    `title`; a long title wraps to its panel's width. Unused panels of the last row are left blank."""
+    `title`; a long title wraps to its panel's width, and the whole's title to the figure's. Unused panels of the last row are left blank."""
     x = torch.as_tensor(images)
     if x.ndim != 4 or x.shape[1] != 3 or not len(x):
         raise ValueError(f"image_grid: expected colour images (B, 3, H, W) with B >= 1, got {tuple(x.shape)}")
@@ -51,7 +51,9 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, size
     wrapped = [textwrap.fill(str(t), chars) for t in titles] if titles is not None else None
     lines = max((w.count("\n") + 1 for w in wrapped), default=0) if wrapped else 0
     fig, axes = figure(nrows, ncols, size=size, squeeze=False)
-    top = 0.25 if title else 0.0  # room for the titles, so the panels keep their size
+    # the whole's title wraps to the figure's width too (9 pt), instead of running off both sides
+    title = textwrap.fill(str(title), max(10, int(size * ncols * 72 / (0.6 * 9)))) if title else None
+    top = 0.25 * (title.count("\n") + 1) if title else 0.0  # room for the titles, so the panels keep their size
     fig.set_size_inches(size * ncols, (size + lines * 1.25 * fontsize / 72) * nrows + top)
     for i, ax in enumerate(axes.ravel()):
         _off(ax)
