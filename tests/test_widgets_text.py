@@ -66,12 +66,16 @@ def test_an_unknown_word_shows_the_message_and_keeps_the_picture(parts):
     ui.controls["prompt"].value = "a goldfsh on the beach"
     message = "Tokenizer: unknown word 'goldfsh' in 'a goldfsh on the beach'; did you mean"
     assert ui.label.value.startswith(message)
-    assert "'gold'" in ui.label.value and ui.error == ui.label.value
+    assert "'gold'" in ui.label.value and ui.error.startswith(ui.label.value)
+    # the label is one line: the list of known words goes below it, where it wraps
+    assert ui.words.layout.display is None and ui.words.value.startswith("The model knows ")
+    assert "goldfsh" not in ui.words.value and ui.words.value in ui.error.replace("&", "&amp;")
     assert ui.image.value == before
     ui.controls["w"].value = 5.0  # still the unknown word: still the message
     assert "unknown word 'goldfsh'" in ui.label.value and ui.image.value == before
     ui.controls["prompt"].value = "a gold fish on the grass"
     assert ui.error is None and ui.label.value.startswith("'a gold fish on the grass', w = 5")
+    assert ui.words.layout.display == "none"  # the list goes away with the unknown word
     assert ui.image.value != before
 
 

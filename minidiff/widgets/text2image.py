@@ -2,7 +2,9 @@
 text-to-image model with how many of them show what the prompt asks (read by the scene reader).
 
 An unknown word is not an error here: the label shows the tokenizer's message (which names the word and
-the nearest known ones) and the last picture stays. Every (prompt, w, seed) is computed once."""
+the nearest known ones), the words the model knows are listed below it, and the last picture stays. Every (prompt, w, seed) is computed once."""
+
+import html
 
 import ipywidgets
 import torch
@@ -16,11 +18,14 @@ from ._controls import FigureControls, int_slider, slider
 
 class PromptControls(FigureControls):
     """FigureControls whose draw may fail with a message (ValueError): the label shows it and the
-    picture stays."""
+    picture stays. A label is one line, so the tokenizer's list of known words goes below it, in
+    `.words`, which wraps (and is hidden while the prompt is fine)."""
 
     def __init__(self, draw, label, controls: dict, dpi: int = 80, sharpness: int = 2):
         self.error = None
+        self.words = ipywidgets.HTML(layout=ipywidgets.Layout(display="none"))
         super().__init__(draw, label, controls, dpi, sharpness)
+        self.children = (*self.children[:2], self.words, *self.children[2:])  # controls, label, words, picture
 
     def redraw(self) -> None:
         values = self.values
@@ -28,12 +33,15 @@ class PromptControls(FigureControls):
             fig = self.draw(**values)
         except ValueError as err:  # e.g. Tokenizer: unknown word 'goldfsh' ...; did you mean 'gold'?
             self.error = str(err)
-            self.label.value = self.label.tooltip = self.error
+            head, known, words = self.error.partition("The model knows ")
+            self.label.value, self.label.tooltip = head.strip(), self.error
+            self.words.value = html.escape(known + words)
+            self.words.layout.display = None if known else "none"
             return
         self.error = None
         self.show(fig)
         self.label.value = self.label_of(**values)
-        self.label.tooltip = None
+        self.label.tooltip, self.words.layout.display = None, "none"
 
 
 def prompt_explorer(model, tok, reader, prompt: str = GOLDFISH_PROMPT, w: float = 3.0, seed: int = 0,
