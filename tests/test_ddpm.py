@@ -178,6 +178,9 @@ def test_shipped_checkpoints_describe_themselves():
         # the file records how it was trained; CHECKPOINTS.md quotes its step count
         assert meta["target"] == "eps" and f"{meta['steps']:,}" in (pretrained.DATA_DIR / "CHECKPOINTS.md").read_text()
         assert set(meta["quality"]) >= {"frechet", "floor", "ratio", "entropy", "n", "sampler"}
+        recipe = pretrained.recipe(name)  # the recipe in the code is the one that made the shipped file
+        assert all(meta[k] == recipe[k] for k in ("lr", "batch_size", "ema", "seed")), (name, meta)
+        assert meta.get("p_uncond") == recipe.get("p_uncond") and meta.get("init") == recipe.get("init")
         model = pretrained.load_ddpm(name)
         assert isinstance(model, Denoiser) and not any(p.requires_grad for p in model.parameters())
         # the file knows the whole Denoiser: schedule, target, clip and image shape

@@ -29,6 +29,7 @@ def test_checkpoint_records_its_recipe_and_vocabulary():
     assert meta["vocabulary"] == S.vocabulary()
     assert meta["steps"] == 7324 and f"{meta['steps']:,}" in (pretrained.DATA_DIR / "CHECKPOINTS.md").read_text()
     assert meta["encoder"] == recipe["encoder"] and meta["p_uncond"] == recipe["p_uncond"]
+    assert meta["batch_size"] == recipe["batch_size"] == 256 and meta["snapshots"] == recipe["snapshots"]
 
 
 def test_snapshots_are_earlier_weights_of_the_same_network(shipped):
