@@ -438,7 +438,8 @@ def quality_summary(meta: dict) -> str:
 
 def checkpoint_rows(folder: Path = DATA) -> list:
     """One row per minidiff checkpoint in folder and its subfolders: file, network, training images,
-    steps, training seconds, threads, final loss, quality. Other files (datasets, snapshot bundles) are
+    steps, training seconds, where it trained (CPU threads, or the device when not the CPU), final loss,
+    quality. Other files (datasets, snapshot bundles) are
     left out."""
     from minidiff import train
 
@@ -452,8 +453,10 @@ def checkpoint_rows(folder: Path = DATA) -> list:
             continue  # not a checkpoint (e.g. text2image_steps.pt, a bundle of snapshots)
         m = about["meta"]
         seconds = f"{m['seconds']:.0f}" if isinstance(m.get("seconds"), (int, float)) else ""
+        device = m.get("device", "cpu")
+        where = f"{number(m.get('threads', ''))} CPU thread(s)" if device == "cpu" else device
         rows.append((str(path.relative_to(folder)), about["class"], number(m.get("images", "")),
-                     number(m.get("steps", "")), seconds, number(m.get("threads", "")),
+                     number(m.get("steps", "")), seconds, where,
                      number(m.get("final_loss", "")), quality_summary(m)))
     return rows
 
@@ -462,7 +465,7 @@ def checkpoints_section() -> str:
     return ("What each file in data/ recorded when it was made (`minidiff.train.info(path)['meta']`; "
             "nothing is sampled here). Training seconds are wall clock on the machine and load of the time "
             "(data/CHECKPOINTS.md).\n\n"
-            + markdown_table(("file", "network", "images", "steps", "training s", "threads", "final loss", "quality"),
+            + markdown_table(("file", "network", "images", "steps", "training s", "trained on", "final loss", "quality"),
                              checkpoint_rows()))
 
 
