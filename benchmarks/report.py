@@ -228,6 +228,7 @@ def vp_linear():
 
 def ddpm_job(net, size: int, batch_size: int, p_uncond: float | None, device):
     """Batch and loss of a U-Net DDPM; with p_uncond, labels dropped to the null label 10 (train_ddpm.py)."""
+    from minidiff.guidance import drop_labels
     from minidiff.losses import diffusion_loss
 
     schedule = vp_linear()
@@ -237,8 +238,7 @@ def ddpm_job(net, size: int, batch_size: int, p_uncond: float | None, device):
         cond = None
         if p_uncond is not None:
             batch, cond = batch
-            drop = (torch.rand(len(cond), generator=generator) < p_uncond).to(cond.device)
-            cond = torch.where(drop, torch.full_like(cond, 10), cond)
+            cond = drop_labels(cond, p_uncond, 10, generator)
         return diffusion_loss(model, batch, schedule, generator=generator, cond=cond)
     return batch, loss
 

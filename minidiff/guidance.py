@@ -48,6 +48,17 @@ def from_ho_salimans(w_hs: float) -> float:
     return 1.0 + float(w_hs)
 
 
+def drop_labels(labels: torch.Tensor, p: float, null: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Label dropout for classifier-free guidance: each label becomes `null` with probability p, so one
+    network learns p(x | y) and p(x) together (Ho & Salimans 2022). The coin flips are drawn on the
+    generator's device (the CPU by default) and moved to the labels', so one seed drops the same rows on
+    every device. text.drop_captions does the same for captions."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"drop_labels: p must be in [0, 1], got {p}")
+    drop = torch.rand(labels.shape[0], generator=generator).to(labels.device) < p  # (B,)
+    return torch.where(drop, torch.full_like(labels, null), labels)
+
+
 def _time(t, x: torch.Tensor) -> torch.Tensor:
     """t as a (B,) tensor in x's dtype and device (samplers pass one; a number is for the whole batch)."""
     t = torch.as_tensor(t, dtype=x.dtype, device=x.device) if not torch.is_tensor(t) else t.to(x)

@@ -170,8 +170,14 @@ def text_info(name: str) -> dict:
 
 
 def snapshots_path(name: str) -> Path:
-    """Where the half-precision EMA weights at steps 500, 1000, 2000, ... of `name` are kept."""
-    return DATA_DIR / text_recipe(name)["file"].replace(".pt", "_steps.pt")
+    """Where the half-precision EMA weights kept during the training of `name` are (its recipe's `snapshots`)."""
+    return snapshots_file(text_path(name))
+
+
+def snapshots_file(path) -> Path:
+    """The snapshot bundle beside a text-to-image checkpoint: data/text2image.pt -> data/text2image_steps.pt."""
+    path = Path(path)
+    return path.with_name(path.stem + "_steps.pt")
 
 
 def load_text2image(name: str = "scenes", device=None, *, path=None, step: int | None = None):

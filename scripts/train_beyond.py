@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import minidiff  # noqa: E402
 from minidiff import beyond, pretrained, train  # noqa: E402
 from minidiff.data import load_digits  # noqa: E402
+from minidiff.guidance import drop_labels  # noqa: E402
 from minidiff.losses import diffusion_loss  # noqa: E402
 from minidiff.nets.unet import unet_preset  # noqa: E402
 from minidiff.params import Denoiser  # noqa: E402
@@ -39,8 +40,7 @@ def fit(name: str, x: torch.Tensor, labels: torch.Tensor | None, out: Path, step
         cond = None
         if classes:  # label dropout: the null label with probability p_uncond, for classifier-free guidance
             batch, cond = batch
-            drop = torch.rand(len(cond), generator=generator) < r["p_uncond"]
-            cond = torch.where(drop, torch.full_like(cond, classes), cond)
+            cond = drop_labels(cond, r["p_uncond"], classes, generator)
         return diffusion_loss(model, batch, schedule, target=r["target"], generator=generator, cond=cond)
 
     def pairs(generator):

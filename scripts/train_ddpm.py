@@ -28,6 +28,7 @@ import minidiff  # noqa: E402
 from minidiff.runtime import device_name  # noqa: E402
 from minidiff import metrics, pretrained, train  # noqa: E402
 from minidiff.data import load_digits  # noqa: E402
+from minidiff.guidance import drop_labels  # noqa: E402
 from minidiff.losses import diffusion_loss  # noqa: E402
 from minidiff.nets.unet import count_parameters, unet_preset  # noqa: E402
 from minidiff.params import Denoiser  # noqa: E402
@@ -62,8 +63,7 @@ def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Pa
         cond = None
         if classes:  # label dropout: with probability p_uncond the label becomes the null label
             batch, cond = batch
-            drop = torch.rand(len(cond), generator=generator).to(cond.device) < r["p_uncond"]
-            cond = torch.where(drop, torch.full_like(cond, classes), cond)
+            cond = drop_labels(cond, r["p_uncond"], classes, generator)
         loss = diffusion_loss(model, batch, schedule, target=r["target"], generator=generator, cond=cond)
         losses.append(loss.item())  # `train` hands its history back only at the end
         return loss

@@ -58,7 +58,7 @@ def train_text2image(name: str, steps: int, minutes: float, save_every: float, o
         done.update(steps=about["steps"], seconds=about["seconds"], legs=about.get("legs", []) + [
             dict(steps=about["steps"], seconds=about["seconds"], threads=about["threads"])])
         if r["snapshots"]:
-            snaps = torch.load(_snapshots_file(out), weights_only=True)
+            snaps = torch.load(pretrained.snapshots_file(out), weights_only=True)
             done["snapshots"] = [(s, d) for s, d in zip(snaps["steps"], snaps["states"]) if s <= about["steps"]]
         # fresh random streams, so that the second leg does not replay the first one's batches
         g = torch.Generator().manual_seed(r["seed"] + done["steps"])
@@ -98,7 +98,7 @@ def train_text2image(name: str, steps: int, minutes: float, save_every: float, o
               f"loss {about['final_loss']:.4f})", flush=True)
         if r["snapshots"]:  # the earlier weights, in half precision, for the lesson's learning curve
             torch.save({"format": "minidiff-snapshots-1", "steps": [s for s, _ in state["snapshots"]],
-                        "states": [d for _, d in state["snapshots"]]}, _snapshots_file(out))
+                        "states": [d for _, d in state["snapshots"]]}, pretrained.snapshots_file(out))
 
     def callback(step, model, ema_model):
         step += done["steps"]
@@ -118,10 +118,6 @@ def train_text2image(name: str, steps: int, minutes: float, save_every: float, o
     train.train(net, loss_fn, batch, steps, lr=r["lr"], batch_size=r["batch_size"], ema=r["ema"],
                 generator=g, callback=callback, desc=name, progress=False)
     save(state["ema"], state["step"])
-
-
-def _snapshots_file(out: Path) -> Path:  # data/text2image.pt -> data/text2image_steps.pt
-    return out.with_name(out.stem + "_steps.pt")
 
 
 def evaluate(name: str, path: Path) -> dict:

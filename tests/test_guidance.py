@@ -124,3 +124,21 @@ def test_misuse_is_refused_with_a_message():
         guidance.ClassifierGuided(model, lambda x, t: torch.zeros(3), 0, 1.0)(x, t)
     with pytest.raises(ValueError, match="scale must be a finite number >= 0"):
         guidance.ClassifierGuided(model, logits, 0, math.nan)
+
+
+def test_drop_labels_nulls_labels_at_the_rate_p(device):
+    n, p, null = 20_000, 0.2, 10
+    labels = (torch.arange(n) % 10).to(device)
+    out = guidance.drop_labels(labels, p, null, torch.Generator().manual_seed(0))
+    assert out.device == labels.device and out.dtype == labels.dtype
+    dropped = out == null
+    assert torch.equal(out[~dropped], labels[~dropped])  # a label is either kept or made the null label
+    se = math.sqrt(p * (1 - p) / n)  # binomial standard error of the rate: 0.0028
+    assert abs(dropped.float().mean().item() - p) < 4 * se, dropped.float().mean()
+    # one seed drops the same rows on every device: the flips are drawn on the generator's device
+    again = guidance.drop_labels(labels.cpu(), p, null, torch.Generator().manual_seed(0))
+    assert torch.equal(out.cpu(), again)
+    assert torch.equal(guidance.drop_labels(labels, 0.0, null), labels)
+    assert (guidance.drop_labels(labels[:50], 1.0, null) == null).all()
+    with pytest.raises(ValueError, match="p must be in"):
+        guidance.drop_labels(labels, 1.5, null)

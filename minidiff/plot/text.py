@@ -38,7 +38,8 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, size
                title: str | None = None, fontsize: float = 7):
     """Colour images (B, 3, H, W) in [-1, 1], one small panel each (`size` inches, nearest-neighbour so
     the pixels stay sharp), ncols to a row, each with its title from `titles` (small) and the whole with
-    `title`; a long title wraps to its panel's width, and the whole's title to the figure's. Unused panels of the last row are left blank."""
+    `title`; a long title wraps to its panel's width, and the whole's title to the figure's. Unused panels
+    of the last row are left blank."""
     x = torch.as_tensor(images)
     if x.ndim != 4 or x.shape[1] != 3 or not len(x):
         raise ValueError(f"image_grid: expected colour images (B, 3, H, W) with B >= 1, got {tuple(x.shape)}")

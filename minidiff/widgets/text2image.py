@@ -2,7 +2,8 @@
 text-to-image model with how many of them show what the prompt asks (read by the scene reader).
 
 An unknown word is not an error here: the label shows the tokenizer's message (which names the word and
-the nearest known ones), the words the model knows are listed below it, and the last picture stays. Every (prompt, w, seed) is computed once."""
+the nearest known ones), the words the model knows are listed below it, and the last picture stays.
+Every (prompt, w, seed) is computed once."""
 
 import html
 
