@@ -6,8 +6,9 @@
 2. The endpoint error of the ODE solvers against a very fine solve, and its fitted order.
 3. The same table with a small MLP trained on the ring (cached in the temp folder after the first run).
 
-Every sampler uses the Karras et al. 2022 grid (rho = 7, noise levels 80 .. 0.002, then t = 0) of the
-linear VP schedule, the same starting noise and the same reference samples (common random numbers).
+Two time grids of the linear VP schedule, both from noise level 80: Karras et al. 2022's (rho = 7, down
+to 0.002, then t = 0) and DPM-Solver's (evenly spaced in log-SNR down to 0.01, then t = 0). Every
+sampler gets the same starting noise and the same reference samples (common random numbers).
 Run: python benchmarks/samplers.py  (MINIDIFF_FAST=1 for a quick smoke run).
 """
 
@@ -22,15 +23,17 @@ from minidiff import exact, losses, nfe, samplers, schedules, toy, train
 from minidiff.nets import MLP
 from minidiff.params import Denoiser
 
-BUDGETS = minidiff.by_mode(full=(5, 10, 20, 40, 80, 160, 320), fast=(5, 20))
+BUDGETS = minidiff.by_mode(full=(5, 8, 10, 12, 16, 20, 40, 80, 160, 320), fast=(5, 20))
 TRAINED_BUDGETS = BUDGETS[:-1] if len(BUDGETS) > 2 else BUDGETS  # a network call costs ~10x the exact one
+GRIDS = tuple(nfe.GRIDS)
+GRID_TITLES = {"karras": "Karras grid", "log_snr": "log-SNR grid"}
 N, RUNS = minidiff.by_mode(full=4000, fast=500), minidiff.by_mode(full=9, fast=3)
 TRAIN_STEPS = minidiff.by_mode(full=4000, fast=100)
 CACHE = Path(tempfile.gettempdir()) / f"minidiff_bench_ring_mlp_{TRAIN_STEPS}.pt"
 
 
 NOTES = {
-    "two modes 0.8 / 0.2, exact denoiser": (
+    "two modes 0.8 / 0.2, exact denoiser, Karras grid": (
         "Note: the ODE samplers level off above the floor here for a reason that is not the solver's: they\n"
         "start from N(0, I), but at noise level 80 the data's mean (-1.8, 0) has shrunk to (-0.0225, 0), not\n"
         "to 0, and a deterministic map carries that offset to the end: with 36,000 points Heun puts 0.205 of\n"
@@ -39,9 +42,9 @@ NOTES = {
 }
 
 
-def quality_table(title: str, model, truth, schedule, budgets=BUDGETS) -> list:
+def quality_table(title: str, model, truth, schedule, budgets=BUDGETS, grid: str = "karras") -> list:
     start = time.perf_counter()
-    points, floor = nfe.quality_vs_nfe(model, truth, schedule, nfes=budgets, n=N, runs=RUNS)
+    points, floor = nfe.quality_vs_nfe(model, truth, schedule, nfes=budgets, n=N, runs=RUNS, grid=grid)
     print(f"\n## {title}\n(sliced Wasserstein / noise floor, median of {RUNS} runs of {N} points; "
           f"floor {floor:.4f}; {time.perf_counter() - start:.0f} s)\n")
     print(nfe.table(points))
@@ -50,13 +53,14 @@ def quality_table(title: str, model, truth, schedule, budgets=BUDGETS) -> list:
     return points
 
 
-def endpoint_table(model, schedule) -> None:
+def endpoint_table(model, schedule, grid: str) -> None:
     x = samplers.prior_sample(minidiff.by_mode(full=1000, fast=100), 2, schedule, 1.0,
                          generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     nfes = minidiff.by_mode(full=(10, 20, 40, 80, 160, 320), fast=(10, 20, 40))
     errors = nfe.endpoint_errors(model, x, schedule, ("euler", "heun", "dpm_solver_pp"), nfes=nfes,
-                                 reference_steps=minidiff.by_mode(full=2000, fast=200))
-    print("\n## Endpoint error against a 2,000-step Heun solve from the same noise (ring, float64)\n")
+                                 reference_steps=minidiff.by_mode(full=2000, fast=200), grid=grid)
+    print(f"\n## Endpoint error on the {GRID_TITLES[grid]}, against a 2,000-step Heun solve on the Karras "
+          "grid from the same noise (ring, float64)\n")
     for name, (used, errs) in errors.items():
         # Heun's asymptotic regime starts ~40 NFE, DPM-Solver++'s ~20: fit the slope from there
         tail = slice(1, None) if name in ("heun", "dpm_solver_pp") else slice(None)
@@ -86,13 +90,20 @@ def main() -> None:
     schedule = schedules.VPLinear()
     ring, two = toy.ring(), toy.two_modes()
     reach = {}
-    for title, gm in (("8-Gaussian ring, exact denoiser", ring), ("two modes 0.8 / 0.2, exact denoiser", two)):
-        points = quality_table(title, exact.mixture_denoiser(gm, schedule), gm.sample, schedule)
-        reach[title] = {name: nfe.nfe_to_reach(points, name) for name in nfe.SAMPLERS}
-    endpoint_table(exact.mixture_denoiser(ring.to(torch.float64), schedule), schedule)
+
+    def measure(title, model, truth, budgets=BUDGETS, grid="karras"):
+        points = quality_table(f"{title}, {GRID_TITLES[grid]}", model, truth, schedule, budgets, grid)
+        reach[f"{title.split(' (')[0]}, {GRID_TITLES[grid]}"] = {name: nfe.nfe_to_reach(points, name)
+                                                                  for name in nfe.SAMPLERS}
+
+    for grid in GRIDS:
+        measure("8-Gaussian ring, exact denoiser", exact.mixture_denoiser(ring, schedule), ring.sample, grid=grid)
+    measure("two modes 0.8 / 0.2, exact denoiser", exact.mixture_denoiser(two, schedule), two.sample)
+    for grid in GRIDS:
+        endpoint_table(exact.mixture_denoiser(ring.to(torch.float64), schedule), schedule, grid)
     model, how = trained_ring_model(schedule)
-    points = quality_table(f"8-Gaussian ring, trained MLP ({how})", model, ring.sample, schedule, TRAINED_BUDGETS)
-    reach["8-Gaussian ring, trained MLP"] = {name: nfe.nfe_to_reach(points, name) for name in nfe.SAMPLERS}
+    for grid in GRIDS:
+        measure(f"8-Gaussian ring, trained MLP ({how})", model, ring.sample, TRAINED_BUDGETS, grid)
     print("\n## NFE needed to reach 1.2x the noise floor (and stay there at every larger NFE measured)\n")
     print("| sampler | " + " | ".join(reach) + " |")
     print("|---|" + "---|" * len(reach))

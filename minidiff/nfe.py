@@ -20,10 +20,13 @@ import torch
 
 from . import samplers
 from .metrics import noise_floor, sliced_wasserstein
-from .schedules import Schedule, karras_grid
+from .schedules import Schedule, karras_grid, log_snr_grid
 
 SAMPLERS = samplers.SAMPLERS  # name -> sampler(model, x, ts, schedule, generator=...)
 TWO_CALLS_PER_STEP = ("heun", "predictor_corrector")  # every step but the last calls the model twice
+# Where the steps go, by name: Karras et al.'s rho = 7 grid (noise levels 80 .. 0.002, then t = 0), or
+# DPM-Solver's, evenly spaced in log-SNR (80 .. 0.01, then t = 0). Both start at noise level 80.
+GRIDS = {"karras": karras_grid, "log_snr": log_snr_grid}
 
 
 class Point(NamedTuple):
@@ -42,13 +45,25 @@ def steps_for_nfe(name: str, nfe: int) -> int:
     return max(1, (nfe + 1) // 2) if name in TWO_CALLS_PER_STEP else max(1, nfe)
 
 
+def time_grid(grid, steps: int, schedule: Schedule) -> torch.Tensor:
+    """The `steps`-step time grid on `schedule`: `grid` is a name in GRIDS, or a function
+    grid(steps, schedule) that returns the decreasing times (to try a grid of your own)."""
+    if callable(grid):
+        return grid(steps, schedule)
+    if grid not in GRIDS:
+        raise ValueError(f"unknown grid {grid!r}; choose one of {sorted(GRIDS)}, or pass a function "
+                         "grid(steps, schedule) -> times")
+    return GRIDS[grid](steps, schedule)
+
+
 def sample(name: str, model, n: int, steps: int, schedule: Schedule, dim: int = 2,
-           generator: torch.Generator | None = None, x: torch.Tensor | None = None, rho: float = 7.0,
+           generator: torch.Generator | None = None, x: torch.Tensor | None = None, grid="karras",
            device=None):
-    """Run sampler `name` for `steps` steps on the Karras grid (rho-spaced noise levels 80 .. 0.002,
-    then t = 0) from x, or from n fresh draws of the prior on `device`; returns (final x, NFE used)."""
+    """Run sampler `name` for `steps` steps on `grid` (see time_grid; by default the Karras grid:
+    rho-spaced noise levels 80 .. 0.002, then t = 0) from x, or from n fresh draws of the prior on `device`; returns
+    (final x, NFE used)."""
     _known(name)
-    ts = karras_grid(steps, schedule, rho=rho)
+    ts = time_grid(grid, steps, schedule)
     if x is None:
         x = samplers.prior_sample(n, dim, schedule, ts[0].item(), device=device, generator=generator)
     counted = samplers.CountCalls(model)
@@ -62,15 +77,17 @@ def quality(xs: list[torch.Tensor], references: list[torch.Tensor], floor: float
 
 
 def quality_vs_nfe(model, truth: Callable, schedule: Schedule, names=tuple(SAMPLERS), nfes=(10, 20, 40),
-                   n: int = 2000, runs: int = 5, seed: int = 0, dim: int = 2) -> tuple[list[Point], float]:
+                   n: int = 2000, runs: int = 5, seed: int = 0, dim: int = 2,
+                   grid="karras") -> tuple[list[Point], float]:
     """Quality (median over `runs` runs of n points, in floor units) of every sampler at every budget
-    of NFE; returns the points and the floor. truth(n, generator) draws n samples of the truth.
+    of NFE on `grid` (see time_grid); returns the points and the floor. truth(n, generator) draws n
+    samples of the truth.
 
     Every sampler gets the same starting noise and the same reference samples in run r (common
     random numbers), so differences between samplers and NFE are not differences between seeds."""
     g = torch.Generator().manual_seed(seed)
     floor = noise_floor(truth, n, repeats=2 * runs + 1, generator=g)
-    t_start = karras_grid(1, schedule)[0].item()  # every Karras grid starts at the same noise level
+    t_start = time_grid(grid, 1, schedule)[0].item()  # every grid of a kind starts at the same noise level
     starts = [samplers.prior_sample(n, dim, schedule, t_start, generator=g) for _ in range(runs)]
     references = [truth(n, g) for _ in range(runs)]
     points = []
@@ -79,7 +96,7 @@ def quality_vs_nfe(model, truth: Callable, schedule: Schedule, names=tuple(SAMPL
             steps, outs = steps_for_nfe(name, target), []
             for r, x in enumerate(starts):
                 noise = torch.Generator().manual_seed(seed + 1000 * (r + 1))  # the samplers' own noise
-                outs.append(sample(name, model, n, steps, schedule, dim, generator=noise, x=x))
+                outs.append(sample(name, model, n, steps, schedule, dim, generator=noise, x=x, grid=grid))
             points.append(Point(name, target, steps, outs[0][1], quality([x for x, _ in outs], references, floor)))
     return points, floor
 
@@ -97,15 +114,17 @@ def nfe_to_reach(points: list[Point], name: str, target: float = 1.2) -> int | N
 
 
 def endpoint_errors(model, x: torch.Tensor, schedule: Schedule, names=("euler", "heun"),
-                    nfes=(10, 20, 40, 80, 160), reference_steps: int = 1000) -> dict:
-    """From the same start x, the mean distance |x_N - x_ref| between each ODE solver's end points and
-    a Heun solve with reference_steps steps. Returns {name: (nfes used, errors)}."""
+                    nfes=(10, 20, 40, 80, 160), reference_steps: int = 1000, grid="karras") -> dict:
+    """From the same start x, the mean distance |x_N - x_ref| between the end points of each ODE
+    solver on `grid` (see time_grid) and those of a Heun solve with reference_steps steps on the
+    Karras grid: one reference, the solution of the ODE, for every grid that starts where the Karras
+    grid does (noise level 80, as both GRIDS do). Returns {name: (nfes used, errors)}."""
     reference, _ = sample("heun", model, len(x), reference_steps, schedule, x=x)
     errors = {}
     for name in names:
         used, errs = [], []
         for target in nfes:
-            out, calls = sample(name, model, len(x), steps_for_nfe(name, target), schedule, x=x)
+            out, calls = sample(name, model, len(x), steps_for_nfe(name, target), schedule, x=x, grid=grid)
             used.append(calls)
             errs.append((out - reference).flatten(1).norm(dim=1).mean().item())
         errors[name] = (used, errs)

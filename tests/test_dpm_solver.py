@@ -2,6 +2,7 @@
 models through it unchanged; and "Euler a" (k-diffusion's Euler ancestral) shown to be ddim(eta=1)."""
 
 import math
+import statistics
 
 import pytest
 import torch
@@ -135,21 +136,41 @@ def test_euler_a_is_ddim_with_eta_1():
 
 
 def test_within_the_floor_in_12_calls_on_the_log_snr_grid():
-    # The issue's target: 1.2x the noise floor in at most 12 NFE, exact ring denoiser. On the Karras grid
-    # (sigma down to 0.002) it needs 16-20 (1.65-1.68x at 12 NFE, seeds 0-2, 10,000 points in 5 parts);
-    # on the log-SNR grid down to sigma 0.05 it scored 0.99 / 0.94 / 1.00 at 12 NFE for seeds 0-2
-    # (DDIM on the same grid: 1.08 / 1.14 / 1.06, so much of the gain is the grid's).
-    schedule = schedules.VPLinear()
-    ring = toy.ring()
-    model = samplers.CountCalls(exact.mixture_denoiser(ring, schedule))
-    ts = schedules.log_snr_grid(12, schedule)
-    g = gen(0)
-    x = samplers.prior_sample(10_000, 2, schedule, ts[0], generator=g)
-    out = run(samplers.dpm_solver_pp(model, x, ts, schedule))
-    assert model.calls == 12
-    from minidiff import metrics
-    units = metrics.in_floor_units(out, ring.sample, parts=5, generator=g)
-    assert units < 1.2, units
+    # The issue's target, measured as benchmarks/samplers.py does (median over 9 runs of 4000 points,
+    # exact ring, DPM-Solver's log-SNR grid from noise level 80 to 0.01, then t = 0), then the median
+    # over five seeds. Measured at 12 NFE, seeds 0-4: DPM-Solver++ 1.25 / 0.96 / 1.00 / 1.05 / 0.97
+    # (median 1.00), DDIM 1.44 / 1.24 / 1.26 / 1.34 / 1.14 (median 1.26). Seed 0 reads every sampler
+    # about 20% higher than the others (DPM-Solver++ 1.13 at 40 NFE, against 0.86-0.93): its floor
+    # draw is low, which is why one seed alone is not the measurement.
+    schedule, ring = schedules.VPLinear(), toy.ring()
+    model = exact.mixture_denoiser(ring, schedule)
+    quality = {}
+    for seed in range(5):
+        points, _ = nfe.quality_vs_nfe(model, ring.sample, schedule, names=("ddim", "dpm_solver_pp"), nfes=(12,),
+                                       n=4000, runs=9, seed=seed, grid="log_snr")
+        ddim, dpm = points
+        assert dpm.nfe == 12 and ddim.nfe == 12
+        # the same starts and references for both (common random numbers): the solver alone differs
+        assert dpm.quality < ddim.quality, (seed, points)
+        quality[seed] = dpm.quality
+    assert statistics.median(quality.values()) < 1.2, quality
+
+
+def test_smallest_endpoint_error_at_10_and_20_nfe_on_the_log_snr_grid():
+    # On the grid that is even in lambda, the clock DPM-Solver++ extrapolates in, every step has r = 1.
+    # Against the same fine solution (500 Heun steps on the Karras grid), measured at 10 / 20 / 40 / 80
+    # NFE: Euler 0.15 / 0.066 / 0.031 / 0.015, Heun (9 / 19 / 39 / 79) 1.7 / 0.11 / 0.017 / 0.0035,
+    # DPM-Solver++ 0.098 / 0.016 / 0.0036 / 0.00085 (slope -2.2).
+    schedule, gm = schedules.VPLinear(), toy.ring().to(torch.float64)
+    model = exact.mixture_denoiser(gm, schedule)
+    x = samplers.prior_sample(300, 2, schedule, 1.0, generator=gen(1), dtype=torch.float64)
+    errors = nfe.endpoint_errors(model, x, schedule, ("euler", "heun", "dpm_solver_pp"), nfes=(10, 20, 40, 80),
+                                 reference_steps=500, grid="log_snr")
+    (_, euler), (_, heun), (used, dpm) = (errors[k] for k in ("euler", "heun", "dpm_solver_pp"))
+    assert used == [10, 20, 40, 80]
+    for e, h, d in zip(euler[:2], heun[:2], dpm[:2]):
+        assert d < e and d < h, errors
+    assert -2.5 < nfe.fit_order(used[1:], dpm[1:]) < -1.8, errors
 
 
 def test_log_snr_grid_is_evenly_spaced_in_log_snr():
@@ -162,3 +183,19 @@ def test_log_snr_grid_is_evenly_spaced_in_log_snr():
     # the ends: noise levels 80 and 0.05, i.e. log-SNR -2 log 80 and -2 log 0.05
     assert torch.allclose(lam[[0, -1]], torch.tensor([-2 * math.log(80.0), -2 * math.log(0.05)],
                                                      dtype=torch.float64), atol=1e-9)
+    # the default end, 0.01: about DPM-Solver's t = 1e-3 on the linear schedule (noise level 0.0105)
+    linear = schedules.VPLinear()
+    end = schedules.log_snr_grid(10, linear)[-2]
+    assert math.isclose(math.exp(-0.5 * linear.log_snr(end).item()), 0.01, rel_tol=1e-9)
+    t = torch.tensor(1e-3, dtype=torch.float64)
+    assert 0.01 < (linear.sigma(t) / linear.alpha(t)).item() < 0.011
+
+
+def test_time_grids_by_name_or_function():
+    schedule = schedules.VPLinear()
+    assert torch.equal(nfe.time_grid("karras", 7, schedule), schedules.karras_grid(7, schedule))
+    assert torch.equal(nfe.time_grid("log_snr", 7, schedule), schedules.log_snr_grid(7, schedule))
+    mine = nfe.time_grid(lambda n, s: schedules.uniform_grid(n), 7, schedule)
+    assert torch.equal(mine, schedules.uniform_grid(7))
+    with pytest.raises(ValueError, match="unknown grid 'karas'.*karras.*log_snr"):
+        nfe.time_grid("karas", 7, schedule)
