@@ -60,8 +60,8 @@ def sample(name: str, model, n: int, steps: int, schedule: Schedule, dim: int = 
            generator: torch.Generator | None = None, x: torch.Tensor | None = None, grid="karras",
            device=None):
     """Run sampler `name` for `steps` steps on `grid` (see time_grid; by default the Karras grid:
-    rho-spaced noise levels 80 .. 0.002, then t = 0) from x, or from n fresh draws of the prior on `device`; returns
-    (final x, NFE used)."""
+    rho-spaced noise levels 80 .. 0.002, then t = 0) from x, or from n fresh draws of the prior on
+    `device`; returns (final x, NFE used)."""
     _known(name)
     ts = time_grid(grid, steps, schedule)
     if x is None:
