@@ -453,10 +453,8 @@ def checkpoint_rows(folder: Path = DATA) -> list:
             continue  # not a checkpoint (e.g. text2image_steps.pt, a bundle of snapshots)
         m = about["meta"]
         seconds = f"{m['seconds']:.0f}" if isinstance(m.get("seconds"), (int, float)) else ""
-        device = m.get("device", "cpu")
-        where = f"{number(m.get('threads', ''))} CPU thread(s)" if device == "cpu" else device
         rows.append((str(path.relative_to(folder)), about["class"], number(m.get("images", "")),
-                     number(m.get("steps", "")), seconds, where,
+                     number(m.get("steps", "")), seconds, train.trained_on(m),
                      number(m.get("final_loss", "")), quality_summary(m)))
     return rows
 

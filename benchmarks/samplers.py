@@ -29,6 +29,7 @@ GRIDS = tuple(nfe.GRIDS)
 GRID_TITLES = {"karras": "Karras grid", "log_snr": "log-SNR grid"}
 N, RUNS = minidiff.by_mode(full=4000, fast=500), minidiff.by_mode(full=9, fast=3)
 TRAIN_STEPS = minidiff.by_mode(full=4000, fast=100)
+REFERENCE_STEPS = minidiff.by_mode(full=2000, fast=200)  # Heun steps of the endpoint errors' reference
 CACHE = Path(tempfile.gettempdir()) / f"minidiff_bench_ring_mlp_{TRAIN_STEPS}.pt"
 
 
@@ -53,13 +54,11 @@ def quality_table(title: str, model, truth, schedule, budgets=BUDGETS, grid: str
     return points
 
 
-def endpoint_table(model, schedule, grid: str) -> None:
-    x = samplers.prior_sample(minidiff.by_mode(full=1000, fast=100), 2, schedule, 1.0,
-                         generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+def endpoint_table(model, schedule, x, reference, grid: str) -> None:
     nfes = minidiff.by_mode(full=(10, 20, 40, 80, 160, 320), fast=(10, 20, 40))
     errors = nfe.endpoint_errors(model, x, schedule, ("euler", "heun", "dpm_solver_pp"), nfes=nfes,
-                                 reference_steps=minidiff.by_mode(full=2000, fast=200), grid=grid)
-    print(f"\n## Endpoint error on the {GRID_TITLES[grid]}, against a 2,000-step Heun solve on the Karras "
+                                 reference=reference, grid=grid)
+    print(f"\n## Endpoint error on the {GRID_TITLES[grid]}, against a {REFERENCE_STEPS:,}-step Heun solve on the Karras "
           "grid from the same noise (ring, float64)\n")
     # Second order shows from ~20 NFE on. On the log-SNR grid the error stops falling at ~3.5e-4: its last
     # step jumps from noise level 0.01 to the posterior mean, which misses the ODE's end point by about
@@ -94,19 +93,22 @@ def main() -> None:
     ring, two = toy.ring(), toy.two_modes()
     reach = {}
 
-    def measure(title, model, truth, budgets=BUDGETS, grid="karras"):
-        points = quality_table(f"{title}, {GRID_TITLES[grid]}", model, truth, schedule, budgets, grid)
-        reach[f"{title.split(' (')[0]}, {GRID_TITLES[grid]}"] = {name: nfe.nfe_to_reach(points, name)
-                                                                  for name in nfe.SAMPLERS}
+    def measure(title, model, truth, budgets=BUDGETS, grid="karras", how=""):
+        points = quality_table(f"{title}{how}, {GRID_TITLES[grid]}", model, truth, schedule, budgets, grid)
+        reach[f"{title}, {GRID_TITLES[grid]}"] = {name: nfe.nfe_to_reach(points, name) for name in nfe.SAMPLERS}
 
     for grid in GRIDS:
         measure("8-Gaussian ring, exact denoiser", exact.mixture_denoiser(ring, schedule), ring.sample, grid=grid)
     measure("two modes 0.8 / 0.2, exact denoiser", exact.mixture_denoiser(two, schedule), two.sample)
-    for grid in GRIDS:
-        endpoint_table(exact.mixture_denoiser(ring.to(torch.float64), schedule), schedule, grid)
+    ring64 = exact.mixture_denoiser(ring.to(torch.float64), schedule)
+    x = samplers.prior_sample(minidiff.by_mode(full=1000, fast=100), 2, schedule, 1.0,
+                              generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    reference = nfe.reference_solution(ring64, x, schedule, REFERENCE_STEPS)
+    for grid in GRIDS:  # one reference, the ODE's solution, for both grids
+        endpoint_table(ring64, schedule, x, reference, grid)
     model, how = trained_ring_model(schedule)
     for grid in GRIDS:
-        measure(f"8-Gaussian ring, trained MLP ({how})", model, ring.sample, TRAINED_BUDGETS, grid)
+        measure("8-Gaussian ring, trained MLP", model, ring.sample, TRAINED_BUDGETS, grid, how=f" ({how})")
     print("\n## NFE needed to reach 1.2x the noise floor (and stay there at every larger NFE measured)\n")
     print("| sampler | " + " | ".join(reach) + " |")
     print("|---|" + "---|" * len(reach))

@@ -113,13 +113,25 @@ def nfe_to_reach(points: list[Point], name: str, target: float = 1.2) -> int | N
     return reached
 
 
+def reference_solution(model, x: torch.Tensor, schedule: Schedule, steps: int = 1000) -> torch.Tensor:
+    """The end points of the ODE from x, as exactly as endpoint errors need them: a Heun solve with
+    `steps` steps on the Karras grid. It serves every grid that starts where the Karras grid does
+    (noise level 80, as both GRIDS do)."""
+    return sample("heun", model, len(x), steps, schedule, x=x)[0]
+
+
 def endpoint_errors(model, x: torch.Tensor, schedule: Schedule, names=("euler", "heun"),
-                    nfes=(10, 20, 40, 80, 160), reference_steps: int = 1000, grid="karras") -> dict:
+                    nfes=(10, 20, 40, 80, 160), reference_steps: int = 1000, grid="karras",
+                    reference: torch.Tensor | None = None) -> dict:
     """From the same start x, the mean distance |x_N - x_ref| between the end points of each ODE
-    solver on `grid` (see time_grid) and those of a Heun solve with reference_steps steps on the
-    Karras grid: one reference, the solution of the ODE, for every grid that starts where the Karras
-    grid does (noise level 80, as both GRIDS do). Returns {name: (nfes used, errors)}."""
-    reference, _ = sample("heun", model, len(x), reference_steps, schedule, x=x)
+    solver on `grid` (see time_grid) and the reference: reference_solution(model, x, schedule,
+    reference_steps), or `reference` when given (computed once from this x, to share between calls).
+    Returns {name: (nfes used, errors)}."""
+    if reference is None:
+        reference = reference_solution(model, x, schedule, reference_steps)
+    elif reference.shape != x.shape:
+        raise ValueError(f"endpoint_errors: the reference must be the end points of the same {tuple(x.shape)} "
+                         f"start x, got shape {tuple(reference.shape)}; make it with reference_solution(model, x, ...)")
     errors = {}
     for name in names:
         used, errs = [], []

@@ -318,6 +318,16 @@ def info(path) -> dict:
             "denoiser": checkpoint.get("denoiser"), "meta": checkpoint["meta"]}
 
 
+def trained_on(meta: dict) -> str:
+    """Where a checkpoint was trained, from its meta (see info): '1 CPU thread', '2 CPU threads', or the
+    device the training script recorded, e.g. 'cuda (NVIDIA H200)' (runtime.device_name)."""
+    device = meta.get("device", "cpu")  # files made before the scripts took --device trained on the CPU
+    if device != "cpu":
+        return device
+    threads = meta.get("threads")
+    return "the CPU" if threads is None else f"{threads} CPU thread{'' if threads == 1 else 's'}"
+
+
 def load(path, model):
     """Load weights into `model` (an instance: class and config must match the checkpoint's; for a
     Denoiser, its network), or build one first when `model` is a class, from the stored config.

@@ -70,7 +70,7 @@ def test_checkpoint_rows_cover_the_shipped_checkpoints():
     assert "text2image_steps.pt" not in rows  # a bundle of snapshots, not a checkpoint
     assert all(len(row) == 8 for row in rows.values())
     assert rows["ddpm8.pt"][1] == "UNet"
-    assert rows["ddpm8.pt"][5] == "1 CPU thread(s)" and rows["text2image.pt"][5].startswith("cuda")  # where each trained
+    assert rows["ddpm8.pt"][5] == "1 CPU thread" and rows["text2image.pt"][5].startswith("cuda")  # where each trained
     assert "frechet" in rows["ddpm8.pt"][-1]
     assert "test_accuracy" in rows["classifier8.pt"][-1]
 

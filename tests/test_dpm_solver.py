@@ -200,3 +200,14 @@ def test_time_grids_by_name_or_function():
     assert torch.equal(mine, schedules.uniform_grid(7))
     with pytest.raises(ValueError, match="unknown grid 'karas'.*karras.*log_snr"):
         nfe.time_grid("karas", 7, schedule)
+
+
+def test_endpoint_errors_share_one_reference():
+    schedule, gm = schedules.VPLinear(), toy.ring().to(torch.float64)
+    model = exact.mixture_denoiser(gm, schedule)
+    x = samplers.prior_sample(50, 2, schedule, 1.0, generator=gen(6), dtype=torch.float64)
+    own = nfe.endpoint_errors(model, x, schedule, ("euler",), nfes=(10,), reference_steps=100)
+    reference = nfe.reference_solution(model, x, schedule, 100)
+    assert nfe.endpoint_errors(model, x, schedule, ("euler",), nfes=(10,), reference=reference) == own
+    with pytest.raises(ValueError, match="end points of the same"):
+        nfe.endpoint_errors(model, x, schedule, ("euler",), nfes=(10,), reference=reference[:10])

@@ -10,7 +10,7 @@ from minidiff.losses import dsm_loss
 from minidiff.nets import MLP, DigitClassifier
 from minidiff.params import Denoiser
 from minidiff.schedules import VE, VPCosine
-from minidiff.train import EMA, History, info, load, save, train
+from minidiff.train import EMA, History, info, load, save, train, trained_on
 
 
 def regression(net, batch):
@@ -275,3 +275,10 @@ def test_trains_on_the_device_of_the_model(device):
     net = tiny().to(device)
     h = train(net, regression, torch.rand(64, 3), steps=3, batch_size=8, progress=False)
     assert next(h.ema.parameters()).device.type == device.type and len(h.losses) == 3
+
+
+def test_trained_on_reads_where_a_checkpoint_was_made():
+    assert trained_on({"threads": 1}) == "1 CPU thread"  # made before the scripts recorded a device
+    assert trained_on({"device": "cpu", "threads": 2}) == "2 CPU threads"
+    assert trained_on({"device": "cuda (NVIDIA H200)", "threads": 16}) == "cuda (NVIDIA H200)"
+    assert trained_on({}) == "the CPU"
