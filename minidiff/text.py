@@ -32,6 +32,15 @@ def null_ids(n: int, max_len: int, device=None) -> torch.Tensor:
     return ids
 
 
+class UnknownWord(ValueError):
+    """A caption with a word the vocabulary lacks. Its message is `problem` (the word, and the nearest
+    known ones) then `known` (every word the model knows), kept apart for a display with little room."""
+
+    def __init__(self, problem: str, known: str):
+        super().__init__(f"{problem} {known}")
+        self.problem, self.known = problem, known
+
+
 class Tokenizer:
     """Words to ids and back, over a fixed vocabulary; an unknown word is an error that says which."""
 
@@ -56,8 +65,9 @@ class Tokenizer:
             if word not in self.ids:
                 near = difflib.get_close_matches(word, self.words[len(SPECIALS):], n=3, cutoff=0.5)
                 hint = f"; did you mean {' or '.join(repr(w) for w in near)}?" if near else "."
-                raise ValueError(f"Tokenizer: unknown word {word!r} in {text!r}{hint} The model knows "
-                                 f"{len(self) - len(SPECIALS)} words: {' '.join(self.words[len(SPECIALS):])}")
+                raise UnknownWord(f"Tokenizer: unknown word {word!r} in {text!r}{hint}",
+                                  f"The model knows {len(self) - len(SPECIALS)} words: "
+                                  f"{' '.join(self.words[len(SPECIALS):])}")
             ids.append(self.ids[word])
         if len(ids) > self.max_len:
             raise ValueError(f"Tokenizer: {text!r} has {len(ids) - 1} words; at most {self.max_len - 1} fit")

@@ -208,3 +208,13 @@ def test_encoders_refuse_bad_ids(kind):
         encoder(torch.cat([ids, ids], 1))
     with pytest.raises(ValueError, match="kind must be one of"):
         T.build_encoder(dict(kind="lstm"))
+
+
+def test_an_unknown_word_keeps_the_problem_and_the_vocabulary_apart():
+    tok = T.Tokenizer(["a", "gold", "fish"])
+    with pytest.raises(T.UnknownWord) as err:
+        tok.encode("a goldfsh")
+    assert isinstance(err.value, ValueError)  # callers that catch ValueError still do
+    assert err.value.problem.startswith("Tokenizer: unknown word 'goldfsh'") and "'gold'" in err.value.problem
+    assert err.value.known == "The model knows 3 words: a gold fish"
+    assert str(err.value) == f"{err.value.problem} {err.value.known}"

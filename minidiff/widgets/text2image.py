@@ -14,6 +14,7 @@ from .. import text2image
 from ..metrics.scenes import adherence
 from ..plot.text import image_grid
 from ..scenes import GOLDFISH_PROMPT
+from ..text import UnknownWord
 from ._controls import FigureControls, int_slider, slider
 
 
@@ -34,9 +35,9 @@ class PromptControls(FigureControls):
             fig = self.draw(**values)
         except ValueError as err:  # e.g. Tokenizer: unknown word 'goldfsh' ...; did you mean 'gold'?
             self.error = str(err)
-            head, known, words = self.error.partition("The model knows ")
-            self.label.value, self.label.tooltip = head.strip(), self.error
-            self.words.value = html.escape(known + words)
+            known = err.known if isinstance(err, UnknownWord) else ""
+            self.label.value, self.label.tooltip = (err.problem if known else self.error), self.error
+            self.words.value = html.escape(known)
             self.words.layout.display = None if known else "none"
             return
         self.error = None
