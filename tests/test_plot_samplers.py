@@ -17,3 +17,14 @@ def test_figures_draw():
     for fig in figures:
         assert plot.to_png(fig)[:8] == b"\x89PNG\r\n\x1a\n"
     assert "0.010" in figures[2].axes[0].get_title()  # the mean gap is stated on the figure
+
+
+def test_every_sampler_has_a_colour_of_its_own():
+    # a sampler without one took matplotlib's next colour, which was DDPM's blue (DPM-Solver++ did)
+    from minidiff import samplers
+    from minidiff.plot.samplers import COLOURS
+
+    assert set(COLOURS) == set(samplers.SAMPLERS)
+    assert COLOURS["euler"] == COLOURS["ddim"]  # one sampler, two names
+    others = [c for name, c in COLOURS.items() if name != "euler"]
+    assert len(set(others)) == len(others)

@@ -8,8 +8,9 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from ._core import cloud_panel, figure
 
+# One colour per sampler of samplers.SAMPLERS; Euler is DDIM (eta = 0), so it shares DDIM's.
 COLOURS = {"ddpm": "tab:blue", "ddim": "tab:orange", "euler": "tab:orange", "heun": "tab:green",
-           "euler_maruyama": "tab:red", "predictor_corrector": "tab:purple"}
+           "dpm_solver_pp": "tab:cyan", "euler_maruyama": "tab:red", "predictor_corrector": "tab:purple"}
 
 
 def _np(x: torch.Tensor) -> np.ndarray:
