@@ -4,9 +4,13 @@
     python scripts/train_ddpm.py mnist28 --minutes 60 --threads 1   # -> data/ddpm28.pt
     python scripts/train_ddpm.py digits8 --evaluate                 # measure the file as it is
     python scripts/train_ddpm.py mnist28_cond --device cuda --steps 30000   # on a GPU (the default there)
+    python scripts/train_ddpm.py mnist28_cond --finetune --steps 5000       # its second stage
+    python scripts/train_ddpm.py mnist28_cond --evaluate --sets 5           # five sets of 500 judged together
 
 The recipe (U-Net preset, schedule, target, learning rate, batch, EMA decay, seed) is
-minidiff.pretrained.RECIPES. Training stops after --steps steps or --minutes of wall clock, whichever
+minidiff.pretrained.RECIPES; a recipe with a 'finetune' entry has a second stage, run by --finetune,
+that continues from the first stage's file with that entry's settings and records them in the meta
+under 'finetune' beside the first stage's. Training stops after --steps steps or --minutes of wall clock, whichever
 comes first, and writes the EMA weights every --save-every minutes, so a run cut short still leaves
 a usable model. Then --samples images are drawn with --sampler-steps DDPM steps and judged by the
 shipped digit classifier (minidiff.metrics.digit_quality); the numbers go into the checkpoint's
@@ -39,14 +43,27 @@ EVAL = {"digits8": (500, 250), "mnist28": (500, 100), "digits8_cond": (500, 250)
 
 
 def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Path,
-               device: torch.device | None = None) -> None:
+               device: torch.device | None = None, finetune: bool = False, start: Path | None = None) -> None:
+    """Train the recipe's first stage into `out`; with finetune, its second stage (recipe['finetune'])
+    from the first stage's weights in `start` (default: `out` itself), written to `out`."""
     r = pretrained.recipe(name)
     device = torch.device(device) if device is not None else minidiff.default_device()
-    g = minidiff.seed_all(r["seed"])
+    stage = r if not finetune else {**r, **r["finetune"]}  # lr, p_uncond, batch_size, ema, seed of this stage
+    g = minidiff.seed_all(stage["seed"])
     x, labels = load_digits(r["size"], "train")  # (N, 1, H, W) in [-1, 1]; the test split stays unseen
     classes = r.get("num_classes")
-    net = unet_preset(r["preset"], num_classes=classes)
-    if r.get("init"):  # warm start: the unconditional model's weights; the label embedding starts at 0
+    before = None
+    if finetune:
+        start = start or out
+        before = train.info(start)["meta"]
+        if "finetune" in before:
+            raise SystemExit(f"{start} is already fine-tuned (its meta has a 'finetune' record); the second "
+                             f"stage starts from the first stage's file: remake that first, or pass --start FILE")
+        net = pretrained.load_denoiser(start).net.requires_grad_(True).train()
+        print(f"  second stage, from {start} ({before['steps']} steps)", flush=True)
+    else:
+        net = unet_preset(r["preset"], num_classes=classes)
+    if r.get("init") and not finetune:  # warm start: the unconditional model's weights; the label embedding starts at 0
         start_from = pretrained.load_ddpm(r["init"]).net.state_dict()
         missing = net.load_state_dict(start_from, strict=False).missing_keys
         assert missing == ["label.weight"], missing
@@ -57,29 +74,33 @@ def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Pa
     print(f"{name}: U-Net preset {r['preset']}, {count_parameters(net):,} parameters, "
           f"{len(x)} training images, on {device_name(device)}, torch threads {torch.get_num_threads()}",
           flush=True)
-    start, losses, state = time.perf_counter(), [], {"last_save": time.perf_counter()}
+    begin, losses, state = time.perf_counter(), [], {"last_save": time.perf_counter()}
 
     def loss_fn(model, batch, generator=None):
         cond = None
         if classes:  # label dropout: with probability p_uncond the label becomes the null label
             batch, cond = batch
-            cond = drop_labels(cond, r["p_uncond"], classes, generator)
+            cond = drop_labels(cond, stage["p_uncond"], classes, generator)
         loss = diffusion_loss(model, batch, schedule, target=r["target"], generator=generator, cond=cond)
         losses.append(loss.item())  # `train` hands its history back only at the end
         return loss
 
     def save(ema_model, step: int) -> None:
         recent = losses[-200:]
-        meta = dict(name=name, preset=r["preset"], target=r["target"], schedule=r["schedule"],
-                    data=f"load_digits({r['size']}, 'train')", steps=step, num_classes=classes,
-                    p_uncond=r.get("p_uncond"), init=r.get("init"), lr=r["lr"],
-                    batch_size=r["batch_size"], ema=r["ema"], seed=r["seed"],
-                    seconds=round(time.perf_counter() - start, 1), threads=torch.get_num_threads(),
-                    device=device_name(device),
-                    final_loss=round(sum(recent) / max(1, len(recent)), 5))
+        this = dict(seconds=round(time.perf_counter() - begin, 1), threads=torch.get_num_threads(),
+                    device=device_name(device), final_loss=round(sum(recent) / max(1, len(recent)), 5))
+        if finetune:  # the first stage's record stays as it was; this stage's is added beside it
+            meta = {**{k: v for k, v in before.items() if k != "quality"},
+                    "finetune": dict(**{k: stage[k] for k in ("lr", "p_uncond", "batch_size", "ema", "seed")},
+                                     steps=step, **this)}
+        else:
+            meta = dict(name=name, preset=r["preset"], target=r["target"], schedule=r["schedule"],
+                        data=f"load_digits({r['size']}, 'train')", steps=step, num_classes=classes,
+                        p_uncond=r.get("p_uncond"), init=r.get("init"), lr=r["lr"],
+                        batch_size=r["batch_size"], ema=r["ema"], seed=r["seed"], **this)
         model = Denoiser(ema_model, schedule, r["target"], clip=1.0, sample_shape=(1, r["size"], r["size"]))
         train.save(out, model, **meta)  # the whole Denoiser: load_ddpm needs nothing else
-        print(f"  saved {out} at step {step} ({meta['seconds']:.0f} s, loss {meta['final_loss']:.4f})",
+        print(f"  saved {out} at step {step} ({this['seconds']:.0f} s, loss {this['final_loss']:.4f})",
               flush=True)
 
     def callback(step, model, ema_model):
@@ -88,30 +109,38 @@ def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Pa
         if now - state["last_save"] > 60 * save_every:  # a partial run still leaves a model
             save(ema_model, step)
             state["last_save"] = now
-        if now - start > 60 * minutes:
+        if now - begin > 60 * minutes:
             print(f"  stopped by the time budget ({minutes} min) after {step} steps", flush=True)
             return True  # train stops here
         return False
 
     def pairs(generator):  # a random batch of (images, labels), drawn with replacement
-        index = torch.randint(len(x), (r["batch_size"],), generator=generator).to(x.device)
+        index = torch.randint(len(x), (stage["batch_size"],), generator=generator).to(x.device)
         return x[index], labels[index]
 
-    train.train(net, loss_fn, pairs if classes else x, steps, lr=r["lr"], batch_size=r["batch_size"], ema=r["ema"],
-                generator=g, callback=callback, desc=name, progress=False)
+    train.train(net, loss_fn, pairs if classes else x, steps, lr=stage["lr"], batch_size=stage["batch_size"],
+                ema=stage["ema"], generator=g, callback=callback, desc=name, progress=False)
     save(state["ema"], state["step"])
 
 
-def evaluate(name: str, path: Path, n: int, sampler_steps: int) -> dict:
-    """Sample n digits, measure them with the classifier, and store the numbers in the checkpoint."""
+def evaluate(name: str, path: Path, n: int, sampler_steps: int, sets: int = 1) -> dict:
+    """Sample n digits, measure them with the classifier, and store the numbers in the checkpoint.
+    With sets > 1, also sets of n more with seeds 2, 3, ... (the first is seed 1's, measured above),
+    judged together by metrics.digit_quality_over_sets (101 real draws for the floor): 'over_sets'."""
     meta = train.info(path)["meta"]
     model = pretrained.load_denoiser(path)
     g = torch.Generator().manual_seed(1)
     start = time.perf_counter()
     samples = pretrained.sample_digits(model, n, sampler_steps, generator=g)
+    seconds = time.perf_counter() - start
     quality = metrics.digit_quality(samples, generator=g)
     quality.update(sampler=f"ddpm, {sampler_steps} uniform steps, x0 clipped to [-1, 1]",
-                   sample_seconds=round(time.perf_counter() - start, 1))
+                   sample_seconds=round(seconds, 1))
+    if sets > 1:
+        drawn = [samples] + [pretrained.sample_digits(model, n, sampler_steps, generator=torch.Generator().manual_seed(s))
+                             for s in range(2, sets + 1)]
+        over = metrics.digit_quality_over_sets(drawn, generator=torch.Generator().manual_seed(0))
+        quality["over_sets"] = dict(seeds=list(range(1, sets + 1)), **over)
     train.save(path, model, **{**meta, "quality": quality})
     return quality
 
@@ -129,16 +158,21 @@ def main() -> None:
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best one present)")
     p.add_argument("--samples", type=int, default=None, help="images to judge (default: per recipe)")
     p.add_argument("--sampler-steps", type=int, default=None, help="DDPM steps (default: per recipe)")
+    p.add_argument("--sets", type=int, default=1, help="judge this many sets of --samples (seeds 1, 2, ...)")
+    p.add_argument("--finetune", action="store_true", help="the recipe's second stage, from the first's file")
+    p.add_argument("--start", type=Path, default=None, help="the first stage's file (default: --out)")
     args = p.parse_args()
+    if args.finetune and not pretrained.recipe(args.name).get("finetune"):
+        p.error(f"{args.name} has one stage only (no 'finetune' in its recipe)")
     if args.threads:
         torch.set_num_threads(args.threads)
     out = args.out or pretrained.path_of(args.name)
     if not args.evaluate:
-        train_ddpm(args.name, args.steps, args.minutes, args.save_every, out, args.device)
+        train_ddpm(args.name, args.steps, args.minutes, args.save_every, out, args.device, args.finetune, args.start)
     if args.no_evaluate:
         return
     n, sampler_steps = EVAL[args.name]
-    quality = evaluate(args.name, out, args.samples or n, args.sampler_steps or sampler_steps)
+    quality = evaluate(args.name, out, args.samples or n, args.sampler_steps or sampler_steps, args.sets)
     print(json.dumps({"checkpoint": str(out), **train.info(out)["meta"], "quality": quality}, indent=1))
 
 

@@ -9,12 +9,12 @@ from .floor import FloorUnits, in_floor_units, noise_floor
 from .curves import crossing
 from .coverage import Coverage, mode_coverage
 from .memorisation import copy_share, nearest, nearest_ratio, pair_similarity
-from .digits import digit_quality
+from .digits import digit_quality, digit_quality_over_sets
 from .guidance import accuracy_over_t, empirical_log_posterior, gradient_agreement, guidance_scores
 
 __all__ = ["class_histogram", "classifier_accuracy", "classifier_features", "frechet_distance",
            "frechet_floor", "gaussian_frechet", "histogram_entropy", "load_classifier", "predict",
            "energy_distance", "mmd", "sliced_wasserstein",
-           "FloorUnits", "in_floor_units", "noise_floor", "digit_quality", "crossing",
+           "FloorUnits", "in_floor_units", "noise_floor", "digit_quality", "digit_quality_over_sets", "crossing",
            "accuracy_over_t", "empirical_log_posterior", "gradient_agreement", "guidance_scores",
            "Coverage", "mode_coverage", "copy_share", "nearest", "nearest_ratio", "pair_similarity"]
