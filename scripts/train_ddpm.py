@@ -4,7 +4,7 @@
     python scripts/train_ddpm.py mnist28 --minutes 60 --threads 1   # -> data/ddpm28.pt
     python scripts/train_ddpm.py digits8 --evaluate                 # measure the file as it is
     python scripts/train_ddpm.py mnist28_cond --device cuda --steps 30000   # on a GPU (the default there)
-    python scripts/train_ddpm.py mnist28_cond --finetune --steps 5000       # its second stage
+    python scripts/train_ddpm.py mnist28_cond --finetune                    # its second stage (the recipe's steps)
     python scripts/train_ddpm.py mnist28_cond --evaluate --sets 5           # five sets of 500 judged together
 
 The recipe (U-Net preset, schedule, target, learning rate, batch, EMA decay, seed) is
@@ -148,8 +148,10 @@ def evaluate(name: str, path: Path, n: int, sampler_steps: int, sets: int = 1) -
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("name", choices=sorted(pretrained.RECIPES))
-    p.add_argument("--steps", type=int, default=1_000_000, help="at most this many training steps")
-    p.add_argument("--minutes", type=float, default=20.0, help="wall-clock budget for training")
+    p.add_argument("--steps", type=int, default=None,
+                   help="at most this many training steps (default: no limit; --finetune: the recipe's)")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="wall-clock budget for training (default: 20; --finetune: no limit)")
     p.add_argument("--save-every", type=float, default=3.0, help="minutes between checkpoint saves")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--out", type=Path, default=None, help="where to write (default: data/<recipe file>)")
@@ -164,6 +166,10 @@ def main() -> None:
     args = p.parse_args()
     if args.finetune and not pretrained.recipe(args.name).get("finetune"):
         p.error(f"{args.name} has one stage only (no 'finetune' in its recipe)")
+    if args.steps is None:
+        args.steps = pretrained.recipe(args.name)["finetune"]["steps"] if args.finetune else 1_000_000
+    if args.minutes is None:
+        args.minutes = float("inf") if args.finetune else 20.0
     if args.threads:
         torch.set_num_threads(args.threads)
     out = args.out or pretrained.path_of(args.name)
