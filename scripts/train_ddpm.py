@@ -63,12 +63,12 @@ def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Pa
         print(f"  second stage, from {start} ({before['steps']} steps)", flush=True)
     else:
         net = unet_preset(r["preset"], num_classes=classes)
-    if r.get("init") and not finetune:  # warm start: the unconditional model's weights; the label embedding starts at 0
-        start_from = pretrained.load_ddpm(r["init"]).net.state_dict()
-        missing = net.load_state_dict(start_from, strict=False).missing_keys
-        assert missing == ["label.weight"], missing
-        torch.nn.init.zeros_(net.label.weight)
-        print(f"  warm start from {pretrained.path_of(r['init']).name}", flush=True)
+        if r.get("init"):  # warm start: the unconditional model's weights; the label embedding starts at 0
+            start_from = pretrained.load_ddpm(r["init"]).net.state_dict()
+            missing = net.load_state_dict(start_from, strict=False).missing_keys
+            assert missing == ["label.weight"], missing
+            torch.nn.init.zeros_(net.label.weight)
+            print(f"  warm start from {pretrained.path_of(r['init']).name}", flush=True)
     schedule = from_config(r["schedule"])
     net, x, labels = net.to(device), x.to(device), labels.to(device)
     print(f"{name}: U-Net preset {r['preset']}, {count_parameters(net):,} parameters, "

@@ -12,6 +12,27 @@ from .classifier import (check_images, class_histogram, classifier_features, fre
                          histogram_entropy, load_classifier)
 
 
+def _reference(samples: torch.Tensor, who: str, repeats: int, generator: torch.Generator | None):
+    """Check samples (n, 1, size, size), then: the shipped classifier of that size, its features of the
+    held-out test digits, and the floor: the Frechet distance of `repeats` random draws of n real
+    training digits to those test digits (what a perfect generator would score at this n)."""
+    check_images(samples, who)
+    if samples.ndim != 4 or samples.shape[1] != 1 or samples.shape[2] not in (8, 28):
+        raise ValueError(f"{who}: samples must be (n, 1, 8, 8) or (n, 1, 28, 28), got {tuple(samples.shape)}")
+    if repeats < 2:
+        raise ValueError(f"{who}: repeats must be >= 2 (the floor's spread needs two draws), got {repeats}")
+    size, n = samples.shape[-1], len(samples)
+    clf = load_classifier(size, device=samples.device)
+    test, _ = load_digits(size, "test")
+    real, _ = load_digits(size, "train")
+    if not 2 <= n <= len(real):
+        raise ValueError(f"{who}: need 2 to {len(real)} samples (the training set's size), got {n}")
+    f_test, f_real = classifier_features(test, clf), classifier_features(real, clf)
+    floors = [frechet_distance(f_real[torch.randperm(len(real), generator=generator)[:n].to(f_real.device)], f_test)
+              for _ in range(repeats)]
+    return clf, f_test, floors
+
+
 def digit_quality(samples: torch.Tensor, repeats: int = 5, generator: torch.Generator | None = None) -> dict:
     """The classifier's verdict on generated digits (n, 1, size, size) in [-1, 1], size 8 or 28:
 
@@ -24,23 +45,9 @@ def digit_quality(samples: torch.Tensor, repeats: int = 5, generator: torch.Gene
     fractions. Warns when frechet lies within the floor's spread: at this n the samples cannot be
     told from real digits (a ratio below 1 is luck, not a better-than-real model).
     """
-    check_images(samples, "digit_quality")
-    if samples.ndim != 4 or samples.shape[1] != 1 or samples.shape[2] not in (8, 28):
-        raise ValueError(f"digit_quality: samples must be (n, 1, 8, 8) or (n, 1, 28, 28), got {tuple(samples.shape)}")
-    if repeats < 2:
-        raise ValueError(f"digit_quality: repeats must be >= 2 (the floor's spread needs two draws), got {repeats}")
-    size = samples.shape[-1]
-    clf = load_classifier(size, device=samples.device)
-    test, _ = load_digits(size, "test")
-    real, _ = load_digits(size, "train")
+    clf, f_test, floors = _reference(samples, "digit_quality", repeats, generator)
     n = len(samples)
-    if not 2 <= n <= len(real):
-        raise ValueError(f"digit_quality: need 2 to {len(real)} samples (the training set's size), got {n}")
-    f_test, f_real, f_fake = (classifier_features(x, clf) for x in (test, real, samples))
-    # Real draws of the same n against the same test images: the floor and how much it wanders.
-    floors = [frechet_distance(f_real[torch.randperm(len(real), generator=generator)[:n].to(f_real.device)], f_test)
-              for _ in range(repeats)]
-    fd, floor = frechet_distance(f_fake, f_test), statistics.median(floors)
+    fd, floor = frechet_distance(classifier_features(samples, clf), f_test), statistics.median(floors)
     if fd <= max(floors):
         warnings.warn(f"digit_quality: at n = {n} these samples cannot be told from real digits: their "
                       f"Frechet distance {fd:.3g} lies within the floor's spread {min(floors):.3g} .. "
@@ -65,30 +72,18 @@ def digit_quality_over_sets(sets, repeats: int = 101, generator: torch.Generator
     floor_quartiles, ratio = frechet / floor, and ratio_per_set (each set over the floor).
     """
     sets = list(sets)
-    if len(sets) < 1 or repeats < 2:
-        raise ValueError(f"digit_quality_over_sets: need at least one sample set and repeats >= 2, got "
-                         f"{len(sets)} sets and repeats={repeats}")
-    for x in sets:
-        check_images(x, "digit_quality_over_sets")
+    if not sets:
+        raise ValueError("digit_quality_over_sets: need at least one sample set, got none")
     shapes = {tuple(x.shape) for x in sets}
     if len(shapes) != 1:
         raise ValueError(f"digit_quality_over_sets: every set must have the same shape (the floor is for "
                          f"one n), got {sorted(shapes)}")
-    if sets[0].ndim != 4 or sets[0].shape[1] != 1 or sets[0].shape[2] not in (8, 28):
-        raise ValueError(f"digit_quality_over_sets: sets must be (n, 1, 8, 8) or (n, 1, 28, 28), "
-                         f"got {tuple(sets[0].shape)}")
-    n, size = sets[0].shape[0], sets[0].shape[-1]
-    clf = load_classifier(size, device=sets[0].device)
-    test, _ = load_digits(size, "test")
-    real, _ = load_digits(size, "train")
-    if not 2 <= n <= len(real):
-        raise ValueError(f"digit_quality_over_sets: need 2 to {len(real)} samples per set, got {n}")
-    f_test, f_real = classifier_features(test, clf), classifier_features(real, clf)
-    floors = sorted(frechet_distance(f_real[torch.randperm(len(real), generator=generator)[:n].to(f_real.device)],
-                                     f_test) for _ in range(repeats))
+    for x in sets[1:]:
+        check_images(x, "digit_quality_over_sets")
+    clf, f_test, floors = _reference(sets[0], "digit_quality_over_sets", repeats, generator)
     per_set = [frechet_distance(classifier_features(x, clf), f_test) for x in sets]
     fd, floor = statistics.median(per_set), statistics.median(floors)
     quartiles = statistics.quantiles(floors, n=4)
-    return dict(n=n, per_set=[round(f, 3) for f in per_set], frechet=round(fd, 3), floor=round(floor, 3),
-                floor_quartiles=[round(quartiles[0], 3), round(quartiles[2], 3)], ratio=round(fd / floor, 2),
-                ratio_per_set=[round(f / floor, 2) for f in per_set])
+    return dict(n=len(sets[0]), per_set=[round(f, 3) for f in per_set], frechet=round(fd, 3),
+                floor=round(floor, 3), floor_quartiles=[round(quartiles[0], 3), round(quartiles[2], 3)],
+                ratio=round(fd / floor, 2), ratio_per_set=[round(f / floor, 2) for f in per_set])
