@@ -454,8 +454,7 @@ def checkpoint_rows(folder: Path = DATA) -> list:
         m = about["meta"]
         seconds = f"{m['seconds']:.0f}" if isinstance(m.get("seconds"), (int, float)) else ""
         steps, where, loss = number(m.get("steps", "")), train.trained_on(m), number(m.get("final_loss", ""))
-        if "finetune" in m:  # a second stage from the first one's weights: both stages, the last loss
-            ft = m["finetune"]
+        for ft in m.get("finetune", []):  # later stages from the first one's weights: each one, the last loss
             steps, seconds = f"{steps} + {number(ft['steps'])}", f"{seconds} + {ft['seconds']:.0f}"
             where, loss = f"{where}, then {train.trained_on(ft)}", number(ft["final_loss"])
         rows.append((str(path.relative_to(folder)), about["class"], number(m.get("images", "")),

@@ -51,10 +51,13 @@ RECIPES = {
                          p_uncond=0.2, init="mnist28",
                          schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
                          lr=1e-3, batch_size=256, ema=0.999, seed=0,
-                         # a second stage from the first one's weights: a smaller learning rate and the
-                         # label dropped half the time, because the null label alone (the unconditional
-                         # model) was the weak half: 2.9x its floor against 1.0x for labels drawn at random
-                         finetune=dict(lr=2e-4, p_uncond=0.5, batch_size=128, ema=0.999, seed=10, steps=4770)),
+                         # later stages, each from the last one's EMA weights with a fresh Adam. Second: a
+                         # smaller learning rate and the label dropped half the time, because the null label
+                         # alone (the unconditional model) was the weak half: 2.9x its floor against 1.0x for
+                         # labels drawn at random. Third: the same, with the rate falling linearly to 0.
+                         finetune=[dict(lr=2e-4, p_uncond=0.5, batch_size=128, ema=0.999, seed=10, steps=4770),
+                                   dict(lr=2e-4, p_uncond=0.8, batch_size=128, ema=0.999, seed=11, steps=3000,
+                                        decay=True)]),
 }
 
 

@@ -72,7 +72,7 @@ class EMA:
 
 def train(model: nn.Module, loss_fn: Callable, data, steps: int, *, lr: float = 1e-3,
           batch_size: int = 256, ema: float | None = 0.999, clip: float | None = 1.0,
-          generator: torch.Generator | None = None, progress: bool = True,
+          decay: bool = False, generator: torch.Generator | None = None, progress: bool = True,
           callback: Callable | None = None, desc: str = "training") -> History:
     """Train `model` in place with Adam for `steps` steps and return the History.
 
@@ -81,7 +81,9 @@ def train(model: nn.Module, loss_fn: Callable, data, steps: int, *, lr: float = 
     batches of `batch_size` are drawn with `generator`), a function `data(generator)` that returns
     a fresh batch, or an iterable of batches (a DataLoader), cycled. Batches move to the model's
     device. clip: the largest gradient norm (None: no clipping). ema: the decay of the weight
-    average (None: no average). callback(step, model, ema_model) runs after every step; when it
+    average (None: no average). decay: the learning rate falls linearly from lr (step 1) towards 0
+    (lr / steps at the last step) instead of staying at lr; a cooldown that shrinks the jitter Adam
+    leaves in the weights at the end of a run. callback(step, model, ema_model) runs after every step; when it
     returns True, training stops there and the History holds the steps done (a time budget, ...).
 
     Data-parallel: when a torch.distributed process group with more than one process is set up
@@ -130,6 +132,9 @@ def train(model: nn.Module, loss_fn: Callable, data, steps: int, *, lr: float = 
     every = max(1, steps // 200)  # refresh the bar's loss ~200 times, not every step
     try:
         for step in range(1, steps + 1):
+            if decay:
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * (1 - (step - 1) / steps)
             batch = _to(next(batches), device)
             if world > 1 and split:
                 batch = _rows(batch, rank, world)

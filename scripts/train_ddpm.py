@@ -4,15 +4,16 @@
     python scripts/train_ddpm.py mnist28 --minutes 60 --threads 1   # -> data/ddpm28.pt
     python scripts/train_ddpm.py digits8 --evaluate                 # measure the file as it is
     python scripts/train_ddpm.py mnist28_cond --device cuda --steps 30000   # on a GPU (the default there)
-    python scripts/train_ddpm.py mnist28_cond --finetune                    # its second stage (the recipe's steps)
+    python scripts/train_ddpm.py mnist28_cond --finetune                    # its next stage (the recipe's steps)
     python scripts/train_ddpm.py mnist28_cond --evaluate --sets 5           # five sets of 500 judged together
 
 The recipe (U-Net preset, schedule, target, learning rate, batch, EMA decay, seed) is
-minidiff.pretrained.RECIPES; a recipe with a 'finetune' entry has a second stage, run by --finetune,
-that continues from the first stage's file with that entry's settings and records them in the meta
-under 'finetune' beside the first stage's. Training stops after --steps steps or --minutes of wall clock, whichever
-comes first, and writes the EMA weights every --save-every minutes, so a run cut short still leaves
-a usable model. Then --samples images are drawn with --sampler-steps DDPM steps and judged by the
+minidiff.pretrained.RECIPES; a recipe with a 'finetune' list has more stages, run one at a time by
+--finetune: each continues from the file the stages before it left (its EMA weights, a fresh Adam) with
+its own settings (a stage with decay=True lets the learning rate fall linearly to 0 over its steps), and
+appends them to the list 'finetune' in the meta, beside the first stage's. Training stops after --steps
+steps or --minutes of wall clock, whichever comes first, and writes the EMA weights every --save-every
+minutes, so a run cut short still leaves a usable model. Then --samples images are drawn with --sampler-steps DDPM steps and judged by the
 shipped digit classifier (minidiff.metrics.digit_quality); the numbers go into the checkpoint's
 meta (read them with minidiff.pretrained.ddpm_info) and are printed for data/CHECKPOINTS.md.
 The file holds the whole Denoiser (network, schedule, target, clip, image shape): load_ddpm rebuilds it.
@@ -44,24 +45,23 @@ EVAL = {"digits8": (500, 250), "mnist28": (500, 100), "digits8_cond": (500, 250)
 
 def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Path,
                device: torch.device | None = None, finetune: bool = False, start: Path | None = None) -> None:
-    """Train the recipe's first stage into `out`; with finetune, its second stage (recipe['finetune'])
-    from the first stage's weights in `start` (default: `out` itself), written to `out`."""
+    """Train the recipe's first stage into `out`; with finetune, its next stage (the first of
+    recipe['finetune'] that the file `start` (default: `out` itself) has not had), written to `out`."""
     r = pretrained.recipe(name)
     device = torch.device(device) if device is not None else minidiff.default_device()
-    stage = r if not finetune else {**r, **r["finetune"]}  # lr, p_uncond, batch_size, ema, seed of this stage
-    g = minidiff.seed_all(stage["seed"])
-    x, labels = load_digits(r["size"], "train")  # (N, 1, H, W) in [-1, 1]; the test split stays unseen
-    classes = r.get("num_classes")
-    before = None
+    stage, before = r, None  # lr, p_uncond, batch_size, ema, seed (and decay) of this stage
     if finetune:
         start = start or out
         before = train.info(start)["meta"]
-        if "finetune" in before:
-            raise SystemExit(f"{start} is already fine-tuned (its meta has a 'finetune' record); the second "
-                             f"stage starts from the first stage's file: remake that first, or pass --start FILE")
+        done = before.get("finetune", [])
+        stage = {**r, **next_stage(name, before)}
         net = pretrained.load_denoiser(start).net.requires_grad_(True).train()
-        print(f"  second stage, from {start} ({before['steps']} steps)", flush=True)
-    else:
+        print(f"  stage {len(done) + 2}, from {start} ({' + '.join(str(s['steps']) for s in [before, *done])} steps)",
+              flush=True)
+    g = minidiff.seed_all(stage["seed"])
+    x, labels = load_digits(r["size"], "train")  # (N, 1, H, W) in [-1, 1]; the test split stays unseen
+    classes = r.get("num_classes")
+    if not finetune:
         net = unet_preset(r["preset"], num_classes=classes)
         if r.get("init"):  # warm start: the unconditional model's weights; the label embedding starts at 0
             start_from = pretrained.load_ddpm(r["init"]).net.state_dict()
@@ -89,10 +89,10 @@ def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Pa
         recent = losses[-200:]
         this = dict(seconds=round(time.perf_counter() - begin, 1), threads=torch.get_num_threads(),
                     device=device_name(device), final_loss=round(sum(recent) / max(1, len(recent)), 5))
-        if finetune:  # the first stage's record stays as it was; this stage's is added beside it
+        if finetune:  # the earlier stages' records stay as they were; this stage's is appended
+            settings = {k: stage[k] for k in ("lr", "p_uncond", "batch_size", "ema", "seed")}
             meta = {**{k: v for k, v in before.items() if k != "quality"},
-                    "finetune": dict(**{k: stage[k] for k in ("lr", "p_uncond", "batch_size", "ema", "seed")},
-                                     steps=step, **this)}
+                    "finetune": [*done, dict(**settings, decay=stage.get("decay", False), steps=step, **this)]}
         else:
             meta = dict(name=name, preset=r["preset"], target=r["target"], schedule=r["schedule"],
                         data=f"load_digits({r['size']}, 'train')", steps=step, num_classes=classes,
@@ -119,8 +119,18 @@ def train_ddpm(name: str, steps: int, minutes: float, save_every: float, out: Pa
         return x[index], labels[index]
 
     train.train(net, loss_fn, pairs if classes else x, steps, lr=stage["lr"], batch_size=stage["batch_size"],
-                ema=stage["ema"], generator=g, callback=callback, desc=name, progress=False)
+                ema=stage["ema"], decay=stage.get("decay", False), generator=g, callback=callback, desc=name,
+                progress=False)
     save(state["ema"], state["step"])
+
+
+def next_stage(name: str, meta: dict) -> dict:
+    """The recipe's first later stage that a file with this meta has not had; an exit if none is left."""
+    stages, done = pretrained.recipe(name).get("finetune", []), meta.get("finetune", [])
+    if len(done) >= len(stages):
+        raise SystemExit(f"{name}: the file has had all {len(stages) + 1} stages of its recipe already; the next "
+                         f"stage starts from the file the stages before it left: remake that, or pass --start FILE")
+    return stages[len(done)]
 
 
 def evaluate(name: str, path: Path, n: int, sampler_steps: int, sets: int = 1) -> dict:
@@ -149,7 +159,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("name", choices=sorted(pretrained.RECIPES))
     p.add_argument("--steps", type=int, default=None,
-                   help="at most this many training steps (default: no limit; --finetune: the recipe's)")
+                   help="at most this many training steps (default: no limit; --finetune: the stage's)")
     p.add_argument("--minutes", type=float, default=None,
                    help="wall-clock budget for training (default: 20; --finetune: no limit)")
     p.add_argument("--save-every", type=float, default=3.0, help="minutes between checkpoint saves")
@@ -161,18 +171,18 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=None, help="images to judge (default: per recipe)")
     p.add_argument("--sampler-steps", type=int, default=None, help="DDPM steps (default: per recipe)")
     p.add_argument("--sets", type=int, default=1, help="judge this many sets of --samples (seeds 1, 2, ...)")
-    p.add_argument("--finetune", action="store_true", help="the recipe's second stage, from the first's file")
-    p.add_argument("--start", type=Path, default=None, help="the first stage's file (default: --out)")
+    p.add_argument("--finetune", action="store_true", help="the recipe's next stage, from the last one's file")
+    p.add_argument("--start", type=Path, default=None, help="the last stage's file (default: --out)")
     args = p.parse_args()
     if args.finetune and not pretrained.recipe(args.name).get("finetune"):
         p.error(f"{args.name} has one stage only (no 'finetune' in its recipe)")
-    if args.steps is None:
-        args.steps = pretrained.recipe(args.name)["finetune"]["steps"] if args.finetune else 1_000_000
+    out = args.out or pretrained.path_of(args.name)
+    if args.steps is None:  # a later stage runs its own number of steps (its decay, if any, is over them)
+        args.steps = next_stage(args.name, train.info(args.start or out)["meta"])["steps"] if args.finetune else 1_000_000
     if args.minutes is None:
         args.minutes = float("inf") if args.finetune else 20.0
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = args.out or pretrained.path_of(args.name)
     if not args.evaluate:
         train_ddpm(args.name, args.steps, args.minutes, args.save_every, out, args.device, args.finetune, args.start)
     if args.no_evaluate:

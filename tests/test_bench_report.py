@@ -72,10 +72,10 @@ def test_checkpoint_rows_cover_the_shipped_checkpoints():
     assert rows["ddpm8.pt"][1] == "UNet"
     assert rows["ddpm8.pt"][5] == "1 CPU thread" and rows["text2image.pt"][5].startswith("cuda")  # where each trained
     assert "frechet" in rows["ddpm8.pt"][-1]
-    # a two-stage file gives both stages: the steps and where each ran
+    # a file trained in stages gives each one: the steps and where each ran
     steps, where = rows["ddpm28_cond.pt"][3], rows["ddpm28_cond.pt"][5]
-    assert steps == "14422 + 4770", steps
-    assert where.startswith("cuda") and where.endswith(", then 1 CPU thread"), where
+    assert steps == "14422 + 4770 + 3000", steps
+    assert where.startswith("cuda") and where.endswith(", then 1 CPU thread, then 1 CPU thread"), where
     assert "test_accuracy" in rows["classifier8.pt"][-1]
 
 

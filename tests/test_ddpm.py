@@ -181,11 +181,12 @@ def test_shipped_checkpoints_describe_themselves():
         recipe = pretrained.recipe(name)  # the recipe in the code is the one that made the shipped file
         assert all(meta[k] == recipe[k] for k in ("lr", "batch_size", "ema", "seed")), (name, meta)
         assert meta.get("p_uncond") == recipe.get("p_uncond") and meta.get("init") == recipe.get("init")
-        # a second stage (recipe["finetune"]) is recorded beside the first, with its own step count
-        assert ("finetune" in meta) == ("finetune" in recipe), name
-        if "finetune" in recipe:
-            assert all(meta["finetune"][k] == v for k, v in recipe["finetune"].items()), (name, meta["finetune"])
-            assert f"{meta['finetune']['steps']:,}" in (pretrained.DATA_DIR / "CHECKPOINTS.md").read_text()
+        # later stages (recipe["finetune"]) are recorded beside the first, each with its own step count
+        assert len(meta.get("finetune", [])) == len(recipe.get("finetune", [])), name
+        for stage, done in zip(recipe.get("finetune", []), meta.get("finetune", [])):
+            assert all(done[k] == v for k, v in stage.items()), (name, done)
+            assert done["decay"] == stage.get("decay", False), (name, done)
+            assert f"{done['steps']:,}" in (pretrained.DATA_DIR / "CHECKPOINTS.md").read_text()
         model = pretrained.load_ddpm(name)
         assert isinstance(model, Denoiser) and not any(p.requires_grad for p in model.parameters())
         # the file knows the whole Denoiser: schedule, target, clip and image shape

@@ -261,6 +261,23 @@ def test_loading_into_another_model_fails_clearly(tmp_path):
         save(path, nn.Linear(2, 2))
 
 
+def test_decay_lowers_the_learning_rate_linearly_to_zero():
+    # With a constant gradient Adam's step is lr times the gradient's sign (m / sqrt(v) = 1 after bias
+    # correction), so a weight moves by the sum of the step sizes: lr * steps at a constant rate and
+    # lr * (steps + 1) / 2 when the rate falls as lr * (1 - (k - 1) / steps) at step k.
+    def total(net, batch):
+        return sum(p.sum() for p in net.parameters())
+
+    steps, lr = 40, 1e-3
+    for decay, moved in ((False, lr * steps), (True, lr * (steps + 1) / 2)):
+        torch.manual_seed(0)
+        net = tiny()
+        before = torch.cat([p.detach().flatten() for p in net.parameters()])
+        train(net, total, torch.rand(8, 3), steps=steps, lr=lr, clip=None, decay=decay, progress=False)
+        after = torch.cat([p.detach().flatten() for p in net.parameters()])
+        torch.testing.assert_close(before - after, torch.full_like(before, moved), rtol=1e-3, atol=0)
+
+
 def test_bad_arguments_are_explained():
     with pytest.raises(ValueError, match="steps must be >= 1"):
         train(tiny(), regression, torch.rand(8, 3), steps=0)
