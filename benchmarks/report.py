@@ -454,7 +454,7 @@ def checkpoint_rows(folder: Path = DATA) -> list:
         m = about["meta"]
         seconds = f"{m['seconds']:.0f}" if isinstance(m.get("seconds"), (int, float)) else ""
         steps, where, loss = number(m.get("steps", "")), train.trained_on(m), number(m.get("final_loss", ""))
-        for ft in m.get("finetune", []):  # later stages from the first one's weights: each one, the last loss
+        for ft in m.get("finetune", []):  # later stages, each from the last one's weights: all, the last loss
             steps, seconds = f"{steps} + {number(ft['steps'])}", f"{seconds} + {ft['seconds']:.0f}"
             where, loss = f"{where}, then {train.trained_on(ft)}", number(ft["final_loss"])
         rows.append((str(path.relative_to(folder)), about["class"], number(m.get("images", "")),

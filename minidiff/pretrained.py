@@ -54,7 +54,8 @@ RECIPES = {
                          # later stages, each from the last one's EMA weights with a fresh Adam. Second: a
                          # smaller learning rate and the label dropped half the time, because the null label
                          # alone (the unconditional model) was the weak half: 2.9x its floor against 1.0x for
-                         # labels drawn at random. Third: the same, with the rate falling linearly to 0.
+                         # labels drawn at random. Third: the label dropped four times in five while the
+                         # rate falls linearly to 0 (2.1x -> 1.8x; data/CHECKPOINTS.md).
                          finetune=[dict(lr=2e-4, p_uncond=0.5, batch_size=128, ema=0.999, seed=10, steps=4770),
                                    dict(lr=2e-4, p_uncond=0.8, batch_size=128, ema=0.999, seed=11, steps=3000,
                                         decay=True)]),

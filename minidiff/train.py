@@ -83,8 +83,9 @@ def train(model: nn.Module, loss_fn: Callable, data, steps: int, *, lr: float = 
     device. clip: the largest gradient norm (None: no clipping). ema: the decay of the weight
     average (None: no average). decay: the learning rate falls linearly from lr (step 1) towards 0
     (lr / steps at the last step) instead of staying at lr; a cooldown that shrinks the jitter Adam
-    leaves in the weights at the end of a run. callback(step, model, ema_model) runs after every step; when it
-    returns True, training stops there and the History holds the steps done (a time budget, ...).
+    leaves in the weights at the end of a run. callback(step, model, ema_model) runs after every
+    step; when it returns True, training stops there and the History holds the steps done (a time
+    budget, ...).
 
     Data-parallel: when a torch.distributed process group with more than one process is set up
     (`torchrun --nproc_per_node=N`, then dist.init_process_group("gloo") on CPUs, "nccl" on
