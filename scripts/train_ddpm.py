@@ -13,9 +13,10 @@ minidiff.pretrained.RECIPES; a recipe with a 'finetune' list has more stages, ru
 its own settings (a stage with decay=True lets the learning rate fall linearly to 0 over its steps), and
 appends them to the list 'finetune' in the meta, beside the first stage's. Training stops after --steps
 steps or --minutes of wall clock, whichever comes first, and writes the EMA weights every --save-every
-minutes, so a run cut short still leaves a usable model. Then --samples images are drawn with --sampler-steps DDPM steps and judged by the
-shipped digit classifier (minidiff.metrics.digit_quality); the numbers go into the checkpoint's
-meta (read them with minidiff.pretrained.ddpm_info) and are printed for data/CHECKPOINTS.md.
+minutes, so a run cut short still leaves a usable model. Then --samples images are drawn with
+--sampler-steps DDPM steps and judged by the shipped digit classifier (minidiff.metrics.digit_quality);
+the numbers go into the checkpoint's meta (read them with minidiff.pretrained.ddpm_info) and are printed
+for data/CHECKPOINTS.md.
 The file holds the whole Denoiser (network, schedule, target, clip, image shape): load_ddpm rebuilds it.
 """
 
@@ -147,8 +148,8 @@ def evaluate(name: str, path: Path, n: int, sampler_steps: int, sets: int = 1) -
     quality.update(sampler=f"ddpm, {sampler_steps} uniform steps, x0 clipped to [-1, 1]",
                    sample_seconds=round(seconds, 1))
     if sets > 1:
-        drawn = [samples] + [pretrained.sample_digits(model, n, sampler_steps, generator=torch.Generator().manual_seed(s))
-                             for s in range(2, sets + 1)]
+        seeded = (torch.Generator().manual_seed(s) for s in range(2, sets + 1))
+        drawn = [samples] + [pretrained.sample_digits(model, n, sampler_steps, generator=s) for s in seeded]
         over = metrics.digit_quality_over_sets(drawn, generator=torch.Generator().manual_seed(0))
         quality["over_sets"] = dict(seeds=list(range(1, sets + 1)), **over)
     train.save(path, model, **{**meta, "quality": quality})
@@ -177,8 +178,10 @@ def main() -> None:
     if args.finetune and not pretrained.recipe(args.name).get("finetune"):
         p.error(f"{args.name} has one stage only (no 'finetune' in its recipe)")
     out = args.out or pretrained.path_of(args.name)
-    if args.steps is None:  # a later stage runs its own number of steps (its decay, if any, is over them)
-        args.steps = next_stage(args.name, train.info(args.start or out)["meta"])["steps"] if args.finetune else 1_000_000
+    if args.steps is None and not args.evaluate:
+        args.steps = 1_000_000
+        if args.finetune:  # a later stage runs its own steps (its decay, if any, is over them)
+            args.steps = next_stage(args.name, train.info(args.start or out)["meta"])["steps"]
     if args.minutes is None:
         args.minutes = float("inf") if args.finetune else 20.0
     if args.threads:
