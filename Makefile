@@ -7,16 +7,18 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
-# Tests and the rendered course use one torch thread: the lessons' tensors are small, and on a busy
-# 2-core machine two OpenMP threads spin against each other (5x to 50x slower, measured). `make lab`
-# keeps torch's default. Override with `make test OMP_NUM_THREADS=2`.
+# One torch thread everywhere: the lessons' tensors are small, and on a busy 2-core machine two OpenMP
+# threads spin against each other (5x to 50x slower, measured: benchmarks/threads.py). `import minidiff`
+# sets it for the lab, scripts and homework (MINIDIFF_THREADS=2 or =all changes it); the tests and the
+# rendered course also pass it on to their kernels. Override with `make test OMP_NUM_THREADS=2`.
 OMP_NUM_THREADS ?= 1
 
-.PHONY: lab test course bench hooks chromium clean help
+.PHONY: lab homework test course bench hooks chromium clean help
 
 help:
 	@echo "make lab     open your copy of the lessons (lab/) in JupyterLab (creates .venv on first use)"
 	@echo "make test    run every unit test and every notebook in fast mode"
+	@echo "make homework  grade your homework in lab/homework/ (ASSIGNMENT=01_schedule: one; homework/README.md)"
 	@echo "make course  run every notebook in full mode and write HTML to build/course/"
 	@echo "make bench   print one report of the speed and quality benchmarks (BENCH_FLAGS=--quick: a short one)"
 	@echo "make hooks   (contributors) strip notebook outputs automatically on git add and commit"
@@ -42,14 +44,22 @@ lab: $(STAMP)
 	$(BIN)/python homework/start.py
 	$(BIN)/jupyter lab --ServerApp.port=$(PORT) $(ROOT_FLAG) $(LAB_FLAGS) lab/00_start_here.ipynb
 
+# The homework graders (homework/README.md): copies the starters the learner lacks to lab/homework/ (never
+# overwrites), then grades. addopts is emptied: the repository's are for the notebooks.
+homework: $(STAMP)
+	@$(BIN)/python homework/start.py --quiet
+	OMP_NUM_THREADS=$(OMP_NUM_THREADS) $(BIN)/python -m pytest homework/$(ASSIGNMENT) -o addopts= -p no:nbval -p no:cacheprovider
+
 # For contributors editing notebooks/ itself: git stores them without outputs whatever JupyterLab saved.
 hooks: $(STAMP)
 	git config filter.strip-outputs.clean "$(abspath $(BIN))/python scripts/strip_outputs.py"
 	git config filter.strip-outputs.smudge cat
 	@echo "notebooks/*.ipynb are now stored without outputs (see .gitattributes)"
 
+# Tests run on every core (pytest-xdist), one torch thread each; a notebook stays on one worker.
+TEST_JOBS ?= auto
 test: $(STAMP)
-	OMP_NUM_THREADS=$(OMP_NUM_THREADS) MINIDIFF_FAST=1 $(BIN)/python -m pytest
+	OMP_NUM_THREADS=$(OMP_NUM_THREADS) MINIDIFF_FAST=1 $(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile
 
 # tests/test_browser.py (part of `make test`) moves every lesson's sliders in Debian's Chromium through
 # Playwright (the test extra); it is skipped when Chromium is missing. Root gets it from apt.

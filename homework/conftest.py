@@ -11,6 +11,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the graders import g
 import grading  # noqa: E402
 
 
+def pytest_configure(config):
+    grading.set_limit()  # MINIDIFF_HOMEWORK_LIMIT, checked
+
+
 @pytest.fixture(autouse=True, scope="session")
 def one_cpu_thread():
     """The graders' tensors are small: one torch thread is as fast, and much faster on a busy machine."""
@@ -30,13 +34,15 @@ def pytest_terminal_summary(terminalreporter):
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item):
-    """An error that passed through the learner's file, anywhere in a check (minidiff calling the learner's
-    schedule, say), fails the check with one line, like the checks' own messages, not a traceback."""
-    try:
+def pytest_runtest_setup(item):
+    """Fixtures import and build the learner's code: the same time limit and messages as the checks."""
+    with grading.graded(item):
         return (yield)
-    except Exception as err:
-        if isinstance(err, pytest.fail.Exception) or not grading.is_learners(err):
-            raise
-        message = grading.explain("your code", err)  # failed below, outside the except: no chained traceback
-    grading.fail(message)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Each check within grading.LIMIT_S; an error, in the learner's file or in the grader after it, fails the
+    check with one message, like the checks' own, not a traceback (grading.graded)."""
+    with grading.graded(item):
+        return (yield)

@@ -1,11 +1,12 @@
 """Make your own copy of the homework starters in lab/homework/, where you edit them.
 
-    python homework/start.py
+    .venv/bin/python homework/start.py      (`make lab` and `make homework` run it for you)
 
 lab/ is git-ignored (it holds your copy of the lessons too), so your work never conflicts with a
 `git pull` of the course, and `make test`, which checks that the graders fail the starters in
 homework/, never sees it. A file already in lab/homework/ is never overwritten. The graders read your
-copy when it exists: `pytest homework/` (or one assignment: `pytest homework/01_schedule`).
+copy when it exists: `make homework` (or one assignment: `make homework ASSIGNMENT=01_schedule`).
+With --quiet it says only what it copied.
 """
 
 import shutil
@@ -36,15 +37,17 @@ def copy(homework: Path = HOMEWORK, work: Path = WORK) -> tuple[list[Path], list
 
 
 def main() -> None:
+    quiet = "--quiet" in sys.argv[1:]
     copied, kept = copy()
     root = HOMEWORK.parent
     for path in copied:
         print(f"copied the starter to {path.relative_to(root)}: edit it there")
-    for path in kept:
+    for path in [] if quiet else kept:
         print(f"{path.relative_to(root)} is already there (yours; left as it is)")
     if not copied and not kept:
         sys.exit(f"no starters found in {HOMEWORK}")
-    print("grade it with: pytest homework/   (or one assignment: pytest homework/01_schedule)")
+    if copied or not quiet:
+        print("grade it with: make homework   (or one assignment: make homework ASSIGNMENT=01_schedule)")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ likelihood, guidance, train, metrics, gan; pretrained, nfe, text2image, latent, 
 import importlib
 
 from .runtime import by_mode, default_device, fast_mode, seed_all
+from .runtime import apply_threads as _apply_threads
+
+_apply_threads()  # one CPU thread unless MINIDIFF_THREADS (or OMP_NUM_THREADS) says otherwise
 
 __version__ = "0.1.0"
 __all__ = ["by_mode", "default_device", "fast_mode", "seed_all"]

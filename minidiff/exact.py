@@ -22,6 +22,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from .runtime import check_generator
 from .schedules import Schedule
 from .toy import GaussianMixture
 
@@ -332,6 +333,7 @@ def sample_powered(gm: GaussianMixture, labels, y: int, w: float, n: int, genera
     about 1e-5, against a sliced-Wasserstein floor of 0.03 (2,000 points of toy.labelled_mixture) or
     0.02 (4,000); mass outside [-lim, lim]^2 is dropped. functools.partial(sample_powered, gm, labels,
     y, w) is a Sampler (n, generator) for metrics.in_floor_units."""
+    check_generator(generator, "exact.sample_powered")
     pg = powered_density(gm, labels, y, w, lim, grid)
     h = 2 * lim / grid
     gen_device = generator.device if generator is not None else torch.device("cpu")

@@ -2,6 +2,7 @@
 
 import torch
 
+from .runtime import check_generator
 from .schedules import Schedule, as_time
 
 
@@ -29,6 +30,7 @@ def q_sample(x0: torch.Tensor, t, schedule: Schedule, eps: torch.Tensor | None =
     t is one number or one per batch element (shape (B,)); x0 is (B, ...) of any data shape.
     eps is drawn when not given (with `generator` when given).
     """
+    check_generator(generator, "q_sample")
     if not isinstance(schedule, Schedule):
         raise ValueError(f"q_sample: schedule must be a minidiff.schedules.Schedule, got {type(schedule).__name__}")
     if eps is None:
@@ -56,6 +58,7 @@ def q_transition(s, t, schedule: Schedule) -> tuple[torch.Tensor, torch.Tensor]:
 def q_step(x: torch.Tensor, beta, eps: torch.Tensor | None = None,
            generator: torch.Generator | None = None) -> torch.Tensor:
     """One step of the DDPM chain, x_k = sqrt(1 - beta_k) x_{k-1} + sqrt(beta_k) eps (Ho et al. 2020, eq. 2)."""
+    check_generator(generator, "q_step")
     beta = torch.as_tensor(beta, dtype=x.dtype, device=x.device)
     if not ((beta > 0) & (beta < 1)).all():
         raise ValueError(f"q_step: beta must be in (0, 1), got {beta.flatten()[0].item():g}")
@@ -68,6 +71,7 @@ def q_step(x: torch.Tensor, beta, eps: torch.Tensor | None = None,
 def q_chain(x0: torch.Tensor, betas, generator: torch.Generator | None = None,
             keep: bool = False) -> torch.Tensor:
     """Run the chain through every beta in turn: x_T, or every x_k (k = 0..T) stacked when keep=True."""
+    check_generator(generator, "q_chain")
     betas = torch.as_tensor(betas)
     if betas.ndim != 1:
         raise ValueError(f"q_chain: betas must be a 1-D tensor, got shape {tuple(betas.shape)}")

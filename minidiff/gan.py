@@ -23,6 +23,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .runtime import check_generator
+
 
 def _mlp(d_in: int, d_out: int, hidden: int, depth: int, act: nn.Module) -> nn.Sequential:
     widths = [d_in] + [hidden] * depth
@@ -68,6 +70,7 @@ class Discriminator(nn.Module):
 
 def noise(generator_net: Generator, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """n draws of the generator's input z ~ N(0, I), on the generator's device."""
+    check_generator(generator, "gan.noise")
     where = generator.device if generator is not None else _device(generator_net)  # draw where the generator lives
     return torch.randn(n, generator_net.config["noise_dim"], generator=generator, device=where).to(_device(generator_net))
 
@@ -110,8 +113,14 @@ def train_gan(generator_net: Generator, discriminator: Discriminator, data: Call
     generator's answer to one fixed set of snapshot_size noise draws is kept, so a slider can replay
     training on the same z.
     """
+    check_generator(generator, "gan.train_gan")
     if steps < 1 or batch_size < 1:
         raise ValueError(f"train_gan: steps and batch_size must be >= 1, got {steps}, {batch_size}")
+    if not callable(data):  # a tensor of points is the natural thing to pass, and fails deep inside the loop
+        got = f"a tensor of shape {tuple(data.shape)}" if isinstance(data, torch.Tensor) else type(data).__name__
+        raise TypeError(f"train_gan: data must be a sampler data(n, generator) -> (n, dim) points, such as "
+                        f"toy.grid().sample; got {got}. For a fixed set of points x, pass "
+                        f"lambda n, g: x[torch.randint(len(x), (n,), generator=g)]")
     opt_g = torch.optim.Adam(generator_net.parameters(), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
     fixed = noise(generator_net, snapshot_size, generator) if snapshot_every else None

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .runtime import randn_like
+from .runtime import check_generator, randn_like
 from .samplers import Step  # (t, x): the time reached and the particles there
 
 
@@ -30,12 +30,14 @@ def _positive(name: str, value: float, fn: str, allow_zero: bool = False) -> flo
 
 def brownian_step(x: torch.Tensor, D: float, dt: float, generator=None) -> torch.Tensor:
     """One step of Brownian motion: x + sqrt(2 D dt) eps, each axis gains variance 2 D dt (Einstein 1905)."""
+    check_generator(generator, "ink.brownian_step")
     D, dt = _positive("D", D, "brownian_step", True), _positive("dt", dt, "brownian_step")
     return x + math.sqrt(2 * D * dt) * randn_like(x, generator)
 
 
 def random_walk(x0: torch.Tensor, D: float, dt: float, n_steps: int, generator=None) -> Iterator[Step]:
     """Yield Step(t, x) at t = 0, dt, ..., n_steps * dt for particles started at x0 (N, 2)."""
+    check_generator(generator, "ink.random_walk")
     x = x0
     yield Step(0.0, x)
     for k in range(1, n_steps + 1):
@@ -45,6 +47,7 @@ def random_walk(x0: torch.Tensor, D: float, dt: float, n_steps: int, generator=N
 
 def ink_drop(n: int, radius: float = 0.5, center=(0.0, 0.0), device=None, generator=None) -> torch.Tensor:
     """n particles spread uniformly over a disc (a drop of ink), shape (n, 2)."""
+    check_generator(generator, "ink.ink_drop")
     radius = _positive("radius", radius, "ink_drop")
     u = torch.rand(n, 2, generator=generator, dtype=torch.float64)
     r = radius * u[:, 0].sqrt()  # sqrt: uniform in area, not in radius

@@ -3,7 +3,7 @@ whose stages are objects met before, and the measurements of its autoencoder and
 
     pipe = latent.load_pipeline()
     print(pipe)                                           # what it is made of, stage by stage
-    images = pipe("a gold fish and a red can on the beach", n=16, steps=30, w=3, generator=g)
+    images = pipe("a gold fish and a red can on the beach", n=16, w=3, steps=30, generator=g)
 
 Stages: Tokenizer (lesson 10) -> the frozen contrastive text encoder (nets.contrastive) -> the
 denoiser on latents (a TextUNet, lesson 10) under classifier-free guidance (lesson 09) -> a sampler
@@ -22,9 +22,10 @@ from . import scenes as S
 from .losses import diffusion_loss
 from .metrics.scenes import adheres
 from .nets.contrastive import retrieval_accuracy
+from .nets.text_unet import EncodedText
 from .samplers import SAMPLERS, run
 from .text import Tokenizer
-from .text2image import decode, guided_steps, sample
+from .text2image import check_count, decode, encode, guided_steps, progress_bar, prompt_list
 
 
 # ---- data for the contrastive encoder ---------------------------------------------------------------
@@ -166,9 +167,9 @@ def autoencoder_scores(vae, reader, n: int = 2000, seed: int = 1) -> dict:
 # ---- the pipeline -------------------------------------------------------------------------------------
 
 class TextToImage:
-    """prompt -> images, in stages: tokenizer, text encoder (inside the denoiser's network, frozen),
-    guided denoiser, sampler over a uniform time grid, decoder. `decoder` None: the denoiser works on
-    pixels (lesson 10's model in the same frame)."""
+    """prompt -> images, in stages: tokenizer, text encoder (the denoiser's network's, frozen), guided
+    denoiser, sampler over a uniform time grid, decoder; `__call__` runs them in that order.
+    `decoder` None: the denoiser works on pixels (lesson 10's model in the same frame)."""
 
     def __init__(self, tokenizer: Tokenizer, denoiser, decoder=None, sampler: str = "ddim"):
         if sampler not in SAMPLERS:
@@ -202,32 +203,45 @@ class TextToImage:
 
     def prompts(self, prompt, n: int = 1) -> list:
         """A caption and n -> n copies; a list of captions -> each n times."""
-        prompt = [prompt] if isinstance(prompt, str) else list(prompt)
-        return [p for p in prompt for _ in range(n)]
+        return prompt_list(prompt, n, "TextToImage")
+
+    def encode(self, ids: torch.Tensor) -> EncodedText:
+        """Caption ids (B, L) -> their word vectors (EncodedText), read once for all the steps."""
+        return encode(self.denoiser, ids)
 
     def noise(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Where sampling starts: (count, *sample_shape) standard normal numbers, drawn on the CPU."""
         return torch.randn(count, *self.denoiser.sample_shape, generator=generator)
 
-    def denoise_steps(self, ids: torch.Tensor, noise: torch.Tensor, steps: int = 30, w: float = 3.0):
+    def denoise_steps(self, text, noise: torch.Tensor, *, w: float = 3.0, steps: int = 30):
         """The sampler's steps (samplers.Step: t, x, x0) from `noise`, under classifier-free guidance on
-        caption ids; a generator, to watch the latents (or pixels) form."""
-        return guided_steps(self.denoiser, ids, noise, w, steps, self.sampler)
+        the captions `text` (from .encode; ids are encoded once first); a generator, to watch the
+        latents (or pixels) form."""
+        return guided_steps(self.denoiser, text, noise, w=w, steps=steps, sampler=self.sampler)
 
-    def denoise(self, ids: torch.Tensor, noise: torch.Tensor, steps: int = 30, w: float = 3.0) -> torch.Tensor:
+    def denoise(self, text, noise: torch.Tensor, *, w: float = 3.0, steps: int = 30) -> torch.Tensor:
         """The sampler run to the end: latents (or pixels)."""
-        return run(self.denoise_steps(ids, noise, steps, w))
+        return run(self.denoise_steps(text, noise, w=w, steps=steps))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Latents -> images in [-1, 1] (pixels are only clamped)."""
         return decode(z, self.decoder)
 
-    def __call__(self, prompt, n: int = 1, steps: int = 30, w: float = 3.0,
-                 generator: torch.Generator | None = None, batch_size: int = 200) -> torch.Tensor:
-        """Images (len(prompts) * n, 3, 24, 24) in [-1, 1]: text2image.sample with this pipeline's
-        parts, which runs the stages above (noise, denoise, decode) batch by batch."""
-        return sample(self.denoiser, self.tokenizer, self.prompts(prompt, n), w, steps, sampler=self.sampler,
-                      generator=generator, batch_size=batch_size, decoder=self.decoder)
+    def __call__(self, prompt, *, n: int = 1, w: float = 3.0, steps: int = 30,
+                 generator: torch.Generator | None = None, batch_size: int = 200,
+                 progress: bool = True) -> torch.Tensor:
+        """Images (len(prompts) * n, 3, 24, 24) in [-1, 1]: the stages above, batch by batch."""
+        prompts, steps = self.prompts(prompt, n), check_count(steps, "steps", "TextToImage")
+        ids = self.tokenizer(prompts)  # 1. words -> ids (an unknown word fails here, before any sampling)
+        chunks, out = ids.split(batch_size), []
+        with progress_bar(len(chunks) * steps, "TextToImage", progress) as bar:  # closed on Ctrl-C too
+            for chunk in chunks:
+                text = self.encode(chunk)  # 2. ids -> one vector per word, once for all the steps
+                noise = self.noise(len(chunk), generator)  # 3. where sampling starts
+                for step in self.denoise_steps(text, noise, w=w, steps=steps):  # 4. guided sampler steps
+                    bar.update()
+                out.append(self.decode(step.x))  # 5. latents -> images
+        return torch.cat(out)
 
 
 def load_pipeline(space: str = "latent", sampler: str = "ddim", device=None) -> TextToImage:
@@ -270,7 +284,7 @@ def timings(pipe: TextToImage, batch_size: int = 64, steps: int = 20, repeats: i
     per_image = []
     for i in range(repeats + 1):
         start = time.perf_counter()
-        pipe(prompts, n=1, steps=steps, w=3.0, generator=generator)
+        pipe(prompts, n=1, w=3.0, steps=steps, generator=generator, progress=False)
         per_image.append((time.perf_counter() - start) / batch_size)
     return {"train_steps_per_second": 1 / statistics.median(per_step[1:]),
             "seconds_per_image": statistics.median(per_image[1:])}

@@ -15,6 +15,7 @@ import torch
 
 from .schedules import Schedule
 from .samplers import check_grid
+from .runtime import check_generator
 
 DIVERGENCES = ("exact", "hutchinson")
 
@@ -46,6 +47,7 @@ def log_likelihood(model, x: torch.Tensor, ts, schedule: Schedule, divergence: s
     The law at ts[0] is taken to be N(0, (alpha^2 + sigma^2) I), the law of x_t for data of unit
     variance. divergence: 'exact' (autograd, D backward passes per call: fine in 2-D) or
     'hutchinson' (one Rademacher probe per point, held for the whole path; noisy but one pass)."""
+    check_generator(generator, "likelihood.log_likelihood")
     if divergence not in DIVERGENCES:
         raise ValueError(f"log_likelihood: divergence must be one of {DIVERGENCES}, got {divergence!r}")
     if x.ndim != 2:

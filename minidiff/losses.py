@@ -10,7 +10,7 @@ from typing import Callable
 
 import torch
 
-from .runtime import randn_like
+from .runtime import check_generator, randn_like
 from .schedules import VE, Schedule
 
 WRAP = "wrap the network: params.Denoiser(net, VE(sigma_min, sigma_max), target='eps')"
@@ -34,6 +34,7 @@ def dsm_loss(model, x0: torch.Tensor, ts, generator: torch.Generator | None = No
     unless given), and xt = x0 + sigma(t) eps. The loss is the mean over points of
     1/2 sigma^2 ||score - dsm_target(x0, xt, sigma)||^2, summed over coordinates.
     """
+    check_generator(generator, "losses.dsm_loss")
     schedule = _ve_schedule(model, "dsm_loss")
     ts = _times(ts, x0, "dsm_loss")  # (L,)
     if eps is None:
@@ -60,6 +61,7 @@ def score_error(model, mixture, t: float, n: int = 4000, generator: torch.Genera
     where the noised data is. Its square is twice the DSM loss above its minimum at that level
     (Vincent 2011, eq. 11 = eq. 7 + a constant). relative=True divides it by the same quantity for
     a score of 0 (so 1 means: no better than no slope at all)."""
+    check_generator(generator, "losses.score_error")
     schedule = _schedule(model, "score_error")
     t = float(t)
     if not 0 <= t <= 1:
@@ -164,6 +166,7 @@ def diffusion_loss(model, x0: torch.Tensor, schedule, target: str = "eps",
     """
     if target not in TARGETS:
         raise ValueError(f"diffusion_loss: target must be one of {TARGETS}, got {target!r}")
+    check_generator(generator, "diffusion_loss")
     if eps is None:
         eps = randn_like(x0, generator)
     elif eps.shape != x0.shape:

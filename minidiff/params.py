@@ -25,6 +25,8 @@ PREDICTIONS = ("eps", "x0", "score", "v")
 
 def expand_like(value, xt: torch.Tensor) -> torch.Tensor:
     """A number, a 0-dim tensor or a per-sample (B,) tensor, shaped to broadcast against xt (B, ...)."""
+    if type(value) is torch.Tensor and value.ndim == 0 and value.dtype is xt.dtype and value.device == xt.device:
+        return value  # a prepared table's entry (Prepared): nothing to convert, at every step of a sampler
     # A Python number goes straight to xt's dtype (through float32 first, 0.87 would lose digits).
     value = torch.as_tensor(value, device=xt.device, dtype=xt.dtype)
     if value.ndim == 0 or value.shape == xt.shape:
@@ -127,9 +129,17 @@ def convert(value: torch.Tensor, source: str, target: str, xt: torch.Tensor, alp
     return _FROM_EPS[target](_TO_EPS[source](value, xt, alpha, sigma), xt, alpha, sigma)
 
 
-# ---- the one place a network's prediction type is interpreted -----------------------------------
+# ---- a network as a denoiser: its prediction type interpreted, on any t or prepared for a grid ----
 
-_X0_FROM = {"eps": eps_to_x0, "x0": lambda x0, xt, a, s: x0, "score": score_to_x0, "v": v_to_x0}
+# x0 and eps from each target: the formulas above, on alpha and sigma that broadcast against xt already
+# (0-d, or (B, 1, ...) as forward shapes them once), without expand_like, whose checks would cost a
+# quarter of a sampler's own work per step on 2-D points.
+_X0_OF = {"eps": lambda eps, xt, a, s: (xt - s * eps) / a, "x0": lambda x0, xt, a, s: x0,
+          "score": lambda score, xt, a, s: (xt + s**2 * score) / a,
+          "v": lambda v, xt, a, s: (a * xt - s * v) / (a**2 + s**2)}
+_EPS_OF = {"eps": lambda eps, xt, a, s: eps, "x0": lambda x0, xt, a, s: (xt - a * x0) / s,
+           "score": lambda score, xt, a, s: -s * score,
+           "v": lambda v, xt, a, s: (s * xt + a * v) / (a**2 + s**2)}
 
 
 class Prediction(NamedTuple):
@@ -143,9 +153,10 @@ class Denoiser(nn.Module):
     """Any network, whatever it predicts, as a model that samplers call: model(x, t) -> Prediction(eps, x0).
 
     net(x, t) (x of shape (B, ...), t of shape (B,)) returns its raw prediction of `target`
-    ('eps', 'x0', 'score' or 'v'); this is the only place where that choice is interpreted, through
-    the conversions above. clip: when a number c, the predicted x0 is clipped to [-c, c] (the data's
-    range; Ho et al. 2020's sampler clips to [-1, 1]) and eps is recomputed from it, so the pair stays
+    ('eps', 'x0', 'score' or 'v'), interpreted here for sampling (predict_with), by the conversions
+    above; losses and exact make their own targets from the same definitions. clip: when a number c,
+    the predicted x0 is clipped to [-c, c] (the data's range; Ho et al. 2020's sampler clips to
+    [-1, 1]) and eps is recomputed from it, so the pair stays
     consistent with x_t = alpha x0 + sigma eps. sample_shape: the shape of one sample, e.g. (1, 28, 28),
     when known (checkpoints record it); `config` is what `train.save` stores besides the network.
     """
@@ -193,11 +204,32 @@ class Denoiser(nn.Module):
             raise ValueError(f"Denoiser: t must be one time or one per sample, shape ({x.shape[0]},); "
                              f"got shape {tuple(t.shape)}")
         alpha, sigma = self.schedule.alpha(t), self.schedule.sigma(t)  # (B,) each
-        if self.needs_noise and (sigma == 0).any():
-            raise ValueError(self._no_noise_message(t[sigma == 0][0].item()))
-        if self.needs_signal and (alpha == 0).any():
-            raise ValueError(self._no_signal_message(t[alpha == 0][0].item()))
-        return self.predict_with(x, t, alpha, sigma, cond)
+        refused = self.refusals(t, alpha, sigma)
+        if refused:
+            raise ValueError(next(iter(refused.values())))
+        return self.predict_with(x, t, expand_like(alpha, x), expand_like(sigma, x), cond)  # (B, 1, ...)
+
+    def prepare(self, ts, x: torch.Tensor, cond=None) -> "Prepared":
+        """This denoiser on one grid of times ts for batches like x (and cond, fixed for the run): the
+        checks of x, alpha(t), sigma(t) and the times it refuses worked out once. Samplers call it once
+        per run, then prepared(x, i) at each step, where forward would redo all of it at every call."""
+        if type(self).forward is not Denoiser.forward:  # its change would be skipped without a word
+            raise TypeError(f"{type(self).__name__} overrides forward, which samplers do not call (they prepare "
+                            "the model once per run and call predict_with at each step); override predict_with "
+                            "instead, which forward calls too")
+        self._check(x)
+        return Prepared(self, on_grid(self.schedule, ts, x), x, cond)
+
+    def refusals(self, t: torch.Tensor, alpha: torch.Tensor, sigma: torch.Tensor) -> dict[int, str]:
+        """{i: why} for the times t[i] at which this denoiser cannot predict, given alpha(t[i]) and sigma(t[i]):
+        the one check of what it may do at a t, made by forward at every call and by prepare once per grid."""
+        found = {}
+        for needed, zero, why in ((self.needs_noise, sigma, self._no_noise_message),
+                                  (self.needs_signal, alpha, self._no_signal_message)):
+            if needed and (zero == 0).any():  # one comparison for all the times; a message only where it fails
+                for i in (zero == 0).nonzero().flatten().tolist():
+                    found.setdefault(i, why(t[i].item()))
+        return found
 
     @property
     def needs_noise(self) -> bool:
@@ -224,19 +256,91 @@ class Denoiser(nn.Module):
                 f"{why} denoiser; call it at t > 0 (samplers never call the model at their last time, t = 0)")
 
     def predict_with(self, x: torch.Tensor, t: torch.Tensor, alpha, sigma, cond=None) -> Prediction:
-        """The prediction at x_t from alpha(t) and sigma(t) given, without forward's checks: for samplers,
-        which check x and the time grid once per run and compute the coefficients once per grid
-        (samplers.caller). t: (B,) in x's dtype; alpha, sigma: numbers, 0-d or (B,) tensors, sigma > 0
-        where the target or clip needs it."""
-        raw = self.net(x, t) if cond is None else self.net(x, t, cond)
+        """The prediction at x_t from alpha(t) and sigma(t) given, without forward's checks (forward and
+        Prepared make them): where the target is interpreted. t: (B,) in x's dtype; alpha, sigma: tensors in
+        x's dtype and device that broadcast against x (0-d, or (B, 1, ...)), sigma > 0 where the target
+        or clip needs it. A subclass that changes what the denoiser predicts overrides this: forward
+        and every sampler (through prepare) see the change."""
+        # self.net, without nn.Module's slower lookup of a submodule: this runs at every step of a sampler
+        net = self._modules["net"] if "net" in self._modules else self.net
+        raw = net(x, t) if cond is None else net(x, t, cond)
         if not isinstance(raw, torch.Tensor) or raw.shape != x.shape:
             raise ValueError(f"Denoiser: the network must return a tensor shaped like x {tuple(x.shape)}, "
                              f"got {getattr(raw, 'shape', type(raw).__name__)}")
-        x0 = _X0_FROM[self.target](raw, x, alpha, sigma)
+        x0 = _X0_OF[self.target](raw, x, alpha, sigma)
         if self.clip is None:
-            return Prediction(eps=_TO_EPS[self.target](raw, x, alpha, sigma), x0=x0)
+            return Prediction(_EPS_OF[self.target](raw, x, alpha, sigma), x0)  # (eps, x0)
         x0 = x0.clamp(-self.clip, self.clip)
-        return Prediction(eps=x0_to_eps(x0, x, alpha, sigma), x0=x0)
+        return Prediction(_EPS_OF["x0"](x0, x, alpha, sigma), x0)
 
     def extra_repr(self) -> str:
         return f"target={self.target!r}, schedule={self.schedule!r}, clip={self.clip}"
+
+
+# ---- a model prepared for one grid of times: what samplers call ----------------------------------
+
+def float64_times(ts) -> torch.Tensor:
+    """A grid of times as float64 on the CPU, where coefficients are computed (MPS has no float64); a
+    list goes straight there (through float32 first, 0.9 would become 0.8999999762)."""
+    return ts.detach().cpu().double() if isinstance(ts, torch.Tensor) else torch.as_tensor(ts, dtype=torch.float64)
+
+
+def table(values: torch.Tensor, x: torch.Tensor) -> tuple:
+    """Float64 values as a tuple of 0-d tensors in x's dtype and device (dtype first: converted on the
+    CPU), the cheapest form to read inside a loop: indexing a tensor makes a new view at every step."""
+    return values.to(x.dtype).to(x.device).unbind()
+
+
+class Grid(NamedTuple):
+    """A schedule on one grid of times, worked out once for batches like x (on_grid)."""
+
+    schedule: Schedule
+    t64: torch.Tensor  # (N,) the times, float64 on the CPU
+    alpha64: torch.Tensor  # (N,) alpha(t), float64
+    sigma64: torch.Tensor  # (N,) sigma(t), float64
+    alpha: tuple  # N 0-d tensors in x's dtype and device
+    sigma: tuple  # the same for sigma(t)
+
+
+def on_grid(schedule: Schedule, ts, x: torch.Tensor) -> Grid:
+    """`schedule` on the grid ts: alpha and sigma in float64, and as tables in x's dtype and device."""
+    t64 = float64_times(ts)
+    alpha64, sigma64 = schedule.alpha(t64), schedule.sigma(t64)
+    return Grid(schedule, t64, alpha64, sigma64, table(alpha64, x), table(sigma64, x))
+
+
+class Prepared:
+    """A Denoiser on one grid of times, for batches like x (Denoiser.prepare): prepared(x, i) is its
+    Prediction at the grid's i-th time, from alpha and sigma computed once; at a time where it cannot
+    predict, a call is refused with forward's message (found once, raised only if called there)."""
+
+    def __init__(self, model: Denoiser, grid: Grid, x: torch.Tensor, cond=None):
+        self.grid, self.alpha, self.sigma = grid, grid.alpha, grid.sigma
+        self.cond, self.predict = cond, model.predict_with
+        ts = grid.t64.to(x.dtype).to(x.device)  # what the network is called with: (B,) per grid time
+        self.times = ts[:, None].expand(len(ts), x.shape[0]).unbind()
+        self.refusals = model.refusals(grid.t64, grid.alpha64, grid.sigma64)
+
+    def __call__(self, x: torch.Tensor, i: int) -> Prediction:
+        if i in self.refusals:
+            raise ValueError(self.refusals[i])
+        return self.predict(x, self.times[i], self.alpha[i], self.sigma[i], self.cond)
+
+
+def predict(model, x: torch.Tensor, t: torch.Tensor) -> Prediction:
+    """model(x, t) at one time t (0-d) for the whole batch, its answer checked to be a prediction."""
+    out = model(x, t.expand(x.shape[0]))  # t as a (B,) tensor, one time per point
+    if not (hasattr(out, "eps") and hasattr(out, "x0")):
+        raise TypeError(f"the model returned a {type(out).__name__}, not a prediction with .eps and .x0: "
+                        "wrap the network: params.Denoiser(net, schedule, target='eps')")
+    return out
+
+
+def prepare(model, ts, x: torch.Tensor):
+    """`model` on the grid ts for batches like x, called as prepared(x, i) -> Prediction at ts[i]: its own
+    prepare when it has one (a Denoiser, a subclass, a guidance wrapper), else model(x, t) at each call
+    (an exact or hand-written denoiser, samplers.CountCalls)."""
+    if callable(getattr(model, "prepare", None)):
+        return model.prepare(ts, x)
+    times = float64_times(ts).to(x.dtype).to(x.device).unbind()  # dtype first: converted on the CPU
+    return lambda x, i: predict(model, x, times[i])

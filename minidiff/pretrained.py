@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from .data import load_digits
+from .checkpoints import SNAPSHOTS_FORMAT, info, load, read
+from .data import DATA_DIR, load_digits
 from .nets import MLP, DigitClassifier, NoisyDigitClassifier, UNet
 from .nets.autoencoder import Autoencoder
 from .nets.contrastive import ContrastiveModel
@@ -21,8 +22,7 @@ from .nets.reader import SceneReader
 from .nets.text_unet import TextUNet
 from .params import Denoiser
 from .schedules import from_config
-
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+from .runtime import check_generator
 
 # The network classes a checkpoint may name, by the class name train.save records.
 NETWORKS = {cls.__name__: cls for cls in (MLP, UNet, DigitClassifier, NoisyDigitClassifier, TextUNet, SceneReader,
@@ -62,6 +62,30 @@ RECIPES = {
 }
 
 
+# The digit classifiers (scripts/train_classifier.py), trained on the train split with random shifts of up
+# to `shift` pixels: the judges of generated digits (minidiff.metrics.load_classifier), and the
+# noise-aware ones of classifier guidance, trained on x_t under VPLinear() at t ~ U(0, 1) (fewer steps
+# would do for clean images, but every t must be learned; sizes kept small to train in minutes on one thread).
+CLASSIFIER_RECIPES = {
+    "classifier8": dict(file="classifier8.pt", size=8, noisy=False, channels=(32, 64), feat_dim=64, dropout=0.3,
+                        shift=1, steps=3000, batch_size=128, lr=1e-3, ema=0.999, seed=0),
+    "classifier28": dict(file="classifier28.pt", size=28, noisy=False, channels=(16, 32, 64), feat_dim=64,
+                         dropout=0.3, shift=2, steps=4000, batch_size=128, lr=1e-3, ema=0.999, seed=0),
+    "noisy_classifier8": dict(file="noisy_classifier8.pt", size=8, noisy=True, channels=(32, 64), feat_dim=64,
+                              time_dim=32, shift=1, steps=6000, batch_size=128, lr=1e-3, ema=0.999, seed=0),
+    "noisy_classifier28": dict(file="noisy_classifier28.pt", size=28, noisy=True, channels=(16, 32, 64), feat_dim=64,
+                               time_dim=32, shift=2, steps=4000, batch_size=64, lr=1e-3, ema=0.999, seed=0),
+}
+
+
+def classifier_recipe(size: int, noisy: bool = False) -> dict:
+    """The recipe of the shipped digit classifier for `size` (8 or 28), the noise-aware one with noisy=True."""
+    name = f"{'noisy_' if noisy else ''}classifier{size}"
+    if name not in CLASSIFIER_RECIPES:
+        raise ValueError(f"pretrained: no shipped classifier for size {size!r}; the sizes are 8 and 28")
+    return CLASSIFIER_RECIPES[name]
+
+
 def recipe(name: str) -> dict:
     """The recipe of a shipped DDPM ('digits8', 'mnist28', or their class-conditional '..._cond')."""
     if name not in RECIPES:
@@ -76,16 +100,16 @@ def path_of(name: str) -> Path:
 
 def ddpm_info(name: str) -> dict:
     """What the checkpoint says about itself: config, denoiser spec, and meta (steps, seconds, metrics)."""
-    from .train import info
-
     return info(path_of(name))
 
 
-def load_network(path, device=None) -> torch.nn.Module:
-    """The network saved in `path`, built from its recorded class and config (eval mode, frozen)."""
-    from .train import info, load
-
+def load_network(path, device=None, *, kind: type | None = None) -> torch.nn.Module:
+    """The network saved in `path`, built from its recorded class and config (eval mode, frozen);
+    with `kind`, a file holding another class is refused, naming what it holds."""
     name = info(path)["class"]
+    if kind is not None and name != kind.__name__:
+        raise ValueError(f"load_network: {path} holds a {name}, not the {kind.__name__} wanted here; is it the "
+                         f"right file? (checkpoints.info(path) shows what a file holds and how it was made)")
     if name not in NETWORKS:
         raise ValueError(f"load_network: {path} holds a {name}, which is not in pretrained.NETWORKS "
                          f"{sorted(NETWORKS)}; load it with train.load(path, YourClass)")
@@ -93,16 +117,15 @@ def load_network(path, device=None) -> torch.nn.Module:
     return net.to(device) if device is not None else net
 
 
-def load_denoiser(path, device=None) -> Denoiser:
-    """The whole Denoiser saved in `path` by train.save(path, denoiser): network, schedule, target, clip."""
-    from .train import info
-
+def load_denoiser(path, device=None, *, kind: type | None = None) -> Denoiser:
+    """The whole Denoiser saved in `path` by train.save(path, denoiser): network, schedule, target, clip
+    (with `kind`, the network must be of that class)."""
     about = info(path)
     spec = about["denoiser"]
     if spec is None:
         raise ValueError(f"load_denoiser: {path} holds a plain {about['class']}, not a Denoiser; load it "
                          f"with train.load(path, {about['class']}) and wrap it: params.Denoiser(net, schedule)")
-    model = Denoiser(load_network(path, device), from_config(spec["schedule"]), spec["target"],
+    model = Denoiser(load_network(path, device, kind=kind), from_config(spec["schedule"]), spec["target"],
                      clip=spec["clip"], sample_shape=spec["sample_shape"])
     return model.eval()
 
@@ -112,17 +135,20 @@ def load_ddpm(name: str, device=None) -> Denoiser:
     path = path_of(name)
     if not path.exists():
         raise FileNotFoundError(f"load_ddpm: {path} is missing; remake it with "
-                                f"`python scripts/train_ddpm.py {name}`")
-    return load_denoiser(path, device)
+                                f"`python scripts/train_ddpm.py {name} --force`")
+    return load_denoiser(path, device, kind=UNet)
 
 
 def sample_digits(model: Denoiser, n: int, steps: int = 100, *, size: int | None = None,
                   generator: torch.Generator | None = None, batch_size: int = 250, device=None) -> torch.Tensor:
     """n images (n, 1, size, size) from `model` by DDPM ancestral sampling (Ho et al. 2020,
     Algorithm 2) over `steps` uniform steps, clipped to [-1, 1]; drawn in batches of batch_size.
-    The size is the model's (model.sample_shape); size is needed only for a model that does not know it."""
-    from .samplers import ddpm, run
+    The size is the model's (model.sample_shape); size is needed only for a model that does not know it.
+    A bar shows the steps of calls longer than text2image.PROGRESS_DELAY seconds."""
+    check_generator(generator, "pretrained.sample_digits")
+    from .samplers import ddpm
     from .schedules import uniform_grid
+    from .text2image import check_count, progress_bar
 
     known = getattr(model, "sample_shape", None)
     if known is not None and size is not None and tuple(known) != (1, size, size):
@@ -134,11 +160,14 @@ def sample_digits(model: Denoiser, n: int, steps: int = 100, *, size: int | None
     shape = tuple(known) if known is not None else (1, size, size)
     device = device or next(model.parameters()).device
     gen_device = generator.device if generator is not None else torch.device("cpu")
-    out = []
-    for start in range(0, n, batch_size):
-        b = min(batch_size, n - start)
-        x = torch.randn(b, *shape, generator=generator, device=gen_device).to(device)
-        out.append(run(ddpm(model, x, uniform_grid(steps), model.schedule, generator=generator)).clamp(-1, 1))
+    n, steps, out = check_count(n, "n", "sample_digits"), check_count(steps, "steps", "sample_digits"), []
+    with progress_bar(-(-n // batch_size) * steps, "sample_digits") as bar:  # closed on Ctrl-C too
+        for start in range(0, n, batch_size):
+            b = min(batch_size, n - start)
+            x = torch.randn(b, *shape, generator=generator, device=gen_device).to(device)
+            for step in ddpm(model, x, uniform_grid(steps), model.schedule, generator=generator):
+                bar.update()
+            out.append(step.x.clamp(-1, 1))
     return torch.cat(out)
 
 
@@ -172,8 +201,6 @@ def text_path(name: str) -> Path:
 
 def text_info(name: str) -> dict:
     """What the text-to-image checkpoint says about itself: config, denoiser spec, and meta."""
-    from .train import info
-
     return info(text_path(name))
 
 
@@ -189,20 +216,29 @@ def snapshots_file(path) -> Path:
 
 
 def load_text2image(name: str = "scenes", device=None, *, path=None, step: int | None = None):
-    """(Denoiser, Tokenizer) of the shipped text-to-image model `name`; `step` picks a snapshot saved
-    during training (see `snapshot_steps`) instead of the final EMA weights."""
-    from .train import info
-
+    """(Denoiser, Tokenizer) of the shipped text-to-image model `name` (or the file `path`); `step` picks
+    a snapshot saved during training (see `snapshot_steps`) instead of the final EMA weights."""
     path = Path(path) if path is not None else text_path(name)
     if not path.exists():
         raise FileNotFoundError(f"load_text2image: {path} is missing; remake it with "
-                                f"`python scripts/train_text2image.py {name}`")
-    model = load_denoiser(path, device)
-    tok = model.net.tokenizer(info(path)["meta"]["vocabulary"])  # checks the vocabulary fits the network
+                                f"`python scripts/train_text2image.py {name} --force`")
+    about = info(path)
+    shipped = ", ".join(f"{n!r} ({r['file']})" for n, r in TEXT_RECIPES.items())
+    if about["class"] != TextUNet.__name__ or about["denoiser"] is None or "vocabulary" not in about["meta"]:
+        raise ValueError(f"load_text2image: {path} holds a {about['class']}"
+                         f"{'' if about['denoiser'] else ' (no Denoiser)'}, not a pixel text-to-image model; "
+                         f"the text-to-image models are {shipped} (pretrained.load_ddpm reads the digit DDPMs)")
+    if about["config"].get("in_channels", 3) != 3:
+        raise ValueError(f"load_text2image: {path} is a latent text-to-image model (it makes "
+                         f"{about['config']['in_channels']}-channel latents, not images); load it with "
+                         f"latent.load_pipeline()")
+    model = load_denoiser(path, device, kind=TextUNet)
+    tok = model.net.tokenizer(about["meta"]["vocabulary"])  # checks the vocabulary fits the network
     if step is not None:
-        snaps = torch.load(snapshots_path(name), map_location="cpu", weights_only=True)
+        snaps = _snapshots(path, "load_text2image")
         if step not in snaps["steps"]:
-            raise ValueError(f"load_text2image: no snapshot at step {step}; there are {snaps['steps']}")
+            raise ValueError(f"load_text2image: no snapshot at step {step!r}; {snapshots_file(path).name} "
+                             f"holds steps {snaps['steps']} (or step=None: the final weights)")
         state = snaps["states"][snaps["steps"].index(step)]
         model.net.load_state_dict({k: v.float() for k, v in state.items()})
     return model, tok
@@ -210,12 +246,23 @@ def load_text2image(name: str = "scenes", device=None, *, path=None, step: int |
 
 def snapshot_steps(name: str = "scenes") -> list[int]:
     """The training steps at which `name`'s weights were kept."""
-    return torch.load(snapshots_path(name), map_location="cpu", weights_only=True)["steps"]
+    return _snapshots(text_path(name), "snapshot_steps")["steps"]
+
+
+def _snapshots(path: Path, who: str) -> dict:
+    """The snapshot bundle beside the checkpoint `path`, or a message naming the models that kept one."""
+    bundle = snapshots_file(path)
+    if not bundle.exists():
+        kept = [n for n, r in TEXT_RECIPES.items() if r["snapshots"]]
+        raise ValueError(f"{who}: {path.name} kept no snapshots ({bundle.name} is missing); the models trained "
+                         f"with snapshots are {kept}, e.g. load_text2image({kept[0]!r}, step=...), "
+                         f"or pass step=None for the final weights")
+    return read(bundle, SNAPSHOTS_FORMAT)
 
 
 def load_scene_reader(device=None) -> SceneReader:
     """The shipped attribute reader (scripts/train_reader.py), eval mode, frozen."""
-    return load_network(DATA_DIR / "scene_reader.pt", device)
+    return load_network(DATA_DIR / "scene_reader.pt", device, kind=SceneReader)
 
 
 # ---- latent diffusion (lesson 11) ------------------------------------------------------------------
@@ -257,8 +304,6 @@ def latent_path(name: str) -> Path:
 def latent_info(name: str) -> dict:
     """What a lesson-11 checkpoint says about itself: config, denoiser spec (or None), and meta
     (steps, seconds, threads, recipe, and the scores scripts/train_latent.py measured)."""
-    from .train import info
-
     return info(_need(name))
 
 
@@ -268,7 +313,7 @@ def _need(name: str) -> Path:
 
 def load_autoencoder(device=None) -> Autoencoder:
     """The shipped scene autoencoder (its latent scale included), eval mode, frozen."""
-    return load_network(_need("autoencoder"), device)
+    return load_network(_need("autoencoder"), device, kind=Autoencoder)
 
 
 def load_clip(device=None, name: str = "clip") -> ContrastiveModel:
@@ -276,12 +321,12 @@ def load_clip(device=None, name: str = "clip") -> ContrastiveModel:
     colour-swapped twins)."""
     if name not in ("clip", "clip_plain"):
         raise ValueError(f"load_clip: name must be 'clip' or 'clip_plain', got {name!r}")
-    return load_network(_need(name), device)
+    return load_network(_need(name), device, kind=ContrastiveModel)
 
 
 def load_latent_denoiser(device=None) -> Denoiser:
     """The latent text-to-image Denoiser (a TextUNet on (4, 6, 6) latents, frozen clip text encoder)."""
-    return load_denoiser(_need("latent"), device)
+    return load_denoiser(_need("latent"), device, kind=TextUNet)
 
 
 # Lesson 12's digit models. "halves8": pairs of U-Nets (the digits8 preset), each trained on one of two
@@ -350,16 +395,16 @@ def beyond_path(name: str, n: int | None = None, half: str | None = None) -> Pat
 
 def load_half(n: int, half: str, device=None) -> Denoiser:
     """The U-Net trained on half `half` ('a' or 'b') of size n (lesson 12), as a whole Denoiser."""
-    return load_denoiser(_need_file(beyond_path("halves8", n, half), "train_beyond.py halves8"), device)
+    return load_denoiser(_need_file(beyond_path("halves8", n, half), "train_beyond.py halves8"), device, kind=UNet)
 
 
 def load_rare(device=None) -> Denoiser:
     """The class-conditional U-Net trained with the digit 3 made rare (lesson 12)."""
-    return load_denoiser(_need_file(beyond_path("rare8"), "train_beyond.py rare8"), device)
+    return load_denoiser(_need_file(beyond_path("rare8"), "train_beyond.py rare8"), device, kind=UNet)
 
 
 def _need_file(path: Path, script: str) -> Path:
     """path, or a FileNotFoundError that gives the command that remakes it (script: 'train_x.py NAME')."""
     if not path.exists():
-        raise FileNotFoundError(f"pretrained: {path} is missing; remake it with `python scripts/{script}`")
+        raise FileNotFoundError(f"pretrained: {path} is missing; remake it with `python scripts/{script} --force`")
     return path

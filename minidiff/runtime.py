@@ -1,5 +1,6 @@
 """Fast mode, device choice and seeding: the three things every lesson asks first."""
 
+import argparse
 import os
 import random
 
@@ -26,6 +27,32 @@ def by_mode(full, fast):
     return fast if fast_mode() else full
 
 
+THREADS_ENV = "MINIDIFF_THREADS"
+
+
+def threads_setting() -> int | None:
+    """The CPU thread count MINIDIFF_THREADS asks for: a number, or "all" (None: torch's own default,
+    one per core). Unset, it is 1, unless OMP_NUM_THREADS is set, which torch then obeys (None).
+    One thread is the default because it is never the slow choice here: on a busy 2-core machine two
+    threads per process spin against each other (benchmarks/threads.py has the measurements)."""
+    value = os.environ.get(THREADS_ENV, "").strip().lower()
+    if value == "":
+        return None if os.environ.get("OMP_NUM_THREADS") else 1
+    if value == "all":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{THREADS_ENV} must be a whole number of threads (1, 2, ...) or 'all', got {value!r}")
+    return int(value)
+
+
+def apply_threads() -> int:
+    """Set torch's CPU thread count from MINIDIFF_THREADS (done once when minidiff is imported)."""
+    threads = threads_setting()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
 def default_device() -> torch.device:
     """The best device present: CUDA, then Apple MPS, then the CPU."""
     if torch.cuda.is_available():
@@ -33,6 +60,44 @@ def default_device() -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def devices_present() -> list[str]:
+    """The devices torch can use here, by name: ['cpu'], ['cpu', 'cuda', 'cuda:1'], ['cpu', 'mps']."""
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        n = torch.cuda.device_count()
+        found += ["cuda"] + [f"cuda:{k}" for k in range(1, n)]
+    if torch.backends.mps.is_available():
+        found.append("mps")
+    return found
+
+
+def pick_device(name=None) -> torch.device:
+    """The device `name` ('cpu', 'cuda', 'cuda:1', 'mps'; None: default_device()), refused with the list
+    of devices present when it is not one of them (the scripts' --device)."""
+    if name is None:
+        return default_device()
+    present = devices_present()
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):  # 'gpu', 'cuda0', 3.5, ...
+        device = None
+    if device is not None and device.index is not None:  # 'cuda:3' on a machine with one card
+        device = device if f"{device.type}:{device.index}" in present or device.index == 0 else None
+    if device is None or device.type not in {p.split(":")[0] for p in present}:
+        raise ValueError(f"device {name!r} is not available here; the devices present are {', '.join(present)}. "
+                         f"Use --device cpu (or device='cpu'), or leave it out to take the best one present")
+    return device
+
+
+def device_arg(name: str) -> torch.device:
+    """pick_device as an argparse type (`add_argument("--device", type=device_arg)`): its message is
+    printed as the script's usage error, not a traceback."""
+    try:
+        return pick_device(name)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def device_name(device) -> str:
@@ -51,6 +116,19 @@ def seed_all(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def check_generator(generator, where: str) -> torch.Generator | None:
+    """generator as given when it is None or a torch.Generator; anything else (a seed, a NumPy
+    generator) refused with a message that says how to make one. Called once per public call."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return generator
+    is_seed = isinstance(generator, int) and not isinstance(generator, bool) and generator >= 0
+    seed = generator if is_seed else 0
+    got = f"the int {generator}" if is_seed else f"{type(generator).__name__} {repr(generator)[:60]}"
+    raise TypeError(f"{where}: generator must be a torch.Generator (or None), got {got}; pass "
+                    f"generator=torch.Generator().manual_seed({seed}), or generator=minidiff.seed_all({seed}), "
+                    "which also seeds Python, NumPy and torch")
 
 
 def randn_like(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

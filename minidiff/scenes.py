@@ -18,6 +18,8 @@ seen into something it has not (see `held_out`):
 `sample_scenes(n, seed, split)` draws from the 'train' or 'held_out' side of that line only.
 """
 
+import difflib
+import functools
 import re
 import zlib
 from typing import NamedTuple
@@ -285,10 +287,35 @@ def vocabulary() -> list[str]:
     return sorted(found)
 
 
+@functools.cache
+def _known() -> frozenset:
+    return frozenset(vocabulary())
+
+
+def check_words(text: str, where: str = "parse") -> list[str]:
+    """The caption's words, refusing any word no caption uses (as text.Tokenizer does): dropped, it would
+    make "a purple fish on the moon" ask for any fish anywhere."""
+    if not isinstance(text, str):
+        raise ValueError(f"{where}: a caption must be a string, got {type(text).__name__}")
+    tokens = re.findall(r"[a-z]+|,|[^\sa-z,]+", text.lower())  # what Tokenizer.split finds, symbols included
+    unknown = list(dict.fromkeys(w for w in tokens if w not in _known()))
+    if unknown:
+        known = sorted(_known())
+        near = {w: difflib.get_close_matches(w, known, n=2, cutoff=0.5) for w in unknown}
+        hints = [f"{' or '.join(repr(m) for m in near[w])} for {w!r}" for w in unknown if near[w]]
+        hint = f"; did you mean {', '.join(hints)}?" if hints else "."
+        raise ValueError(f"{where}: unknown word{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(repr(w) for w in unknown)} in {text!r}{hint} The scenes know {len(known)} "
+                         f"words: {' '.join(known)} (colours {', '.join(COLOURS)}; objects {', '.join(OBJECTS)}; "
+                         f"backgrounds {', '.join(BACKGROUNDS)})")
+    return tokens
+
+
 def parse(text: str) -> Scene:
     """What a caption asks for, as a Scene whose unnamed parts are None: the background (None when the
-    caption names none), and the things in the order named, each with position None unless placed."""
-    tokens, things, background = words(text), [], None
+    caption names none), and the things in the order named, each with position None unless placed.
+    A word no caption uses is an error that names it."""
+    tokens, things, background = check_words(text), [], None
     places = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
     for i, word in enumerate(tokens):
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None

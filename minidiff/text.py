@@ -15,11 +15,14 @@ fish and a blue can" and "a blue fish and a red can" give it the same set of vec
 
 import difflib
 import math
+import numbers
 import re
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .runtime import check_generator
 
 PAD, START = 0, 1
 SPECIALS = ("<pad>", "<start>")
@@ -45,9 +48,27 @@ class Tokenizer:
     """Words to ids and back, over a fixed vocabulary; an unknown word is an error that says which."""
 
     def __init__(self, vocabulary, max_len: int = 20):
+        if isinstance(vocabulary, str):  # iterating it would make a vocabulary of letters
+            raise TypeError(f"Tokenizer: vocabulary must be a list of words, got the string {vocabulary!r}"[:120]
+                            + "; split it first: vocabulary.split(), or use scenes.vocabulary()")
+        if isinstance(max_len, bool) or not isinstance(max_len, numbers.Integral) or max_len < 2:
+            raise ValueError(f"Tokenizer: max_len must be an int >= 2 (<start> and at least one word), got "
+                             f"{max_len!r}; for a model's captions use model.net.tokenizer(vocabulary)")
         self.words = list(SPECIALS) + [w for w in vocabulary if w not in SPECIALS]
         self.ids = {w: i for i, w in enumerate(self.words)}
         self.max_len = int(max_len)
+        self._check_words()
+
+    def _check_words(self) -> None:
+        """Each word once, and as split() would cut it from a caption (else it could never be matched)."""
+        if len(self.ids) < len(self.words):
+            twice = sorted({w for w in self.words if self.words.count(w) > 1})
+            raise ValueError(f"Tokenizer: the vocabulary lists {', '.join(map(repr, twice))} more than once; "
+                             "give each word once (ids would not match the network's vocab_size)")
+        odd = [w for w in self.words[len(SPECIALS):] if not isinstance(w, str) or self.split(w) != [w]]
+        if odd:
+            raise ValueError(f"Tokenizer: every vocabulary entry must be one lower-case word (or ','), as captions "
+                             f"are split; got {', '.join(map(repr, odd[:5]))}")
 
     def __len__(self) -> int:
         return len(self.words)
@@ -75,14 +96,24 @@ class Tokenizer:
 
     def __call__(self, texts) -> torch.Tensor:
         """A caption or a list of them -> (B, max_len) ids; '' is the null caption [<start>]."""
+        if not isinstance(texts, str) and not hasattr(texts, "__iter__"):
+            raise TypeError(f"Tokenizer: give a caption (a string) or a list of them, got {type(texts).__name__} "
+                            f"{texts!r}"[:200])
         texts = [texts] if isinstance(texts, str) else list(texts)
         return torch.stack([self.encode(t) for t in texts]) if texts else \
             torch.zeros(0, self.max_len, dtype=torch.long)
 
     def decode(self, ids) -> str:
         """ids -> the caption, without <start> and padding ('on the beach , a can' keeps its comma)."""
-        return " ".join(self.words[i] for i in torch.as_tensor(ids).tolist() if i not in (PAD, START)) \
-            .replace(" ,", ",")
+        ids = torch.as_tensor(ids)
+        if ids.ndim != 1 or ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+            raise ValueError(f"Tokenizer.decode: give one caption's word ids, shape (L,) of ints, got shape "
+                             f"{tuple(ids.shape)} {ids.dtype}; for a batch (B, L): [tok.decode(row) for row in ids]")
+        bad = ids[(ids < 0) | (ids >= len(self))]
+        if len(bad):  # a negative id would silently pick a word from the end of the list
+            raise ValueError(f"Tokenizer.decode: id {bad[0].item()} is not in this vocabulary (ids 0.."
+                             f"{len(self) - 1}); were the ids made by another tokenizer (another vocabulary)?")
+        return " ".join(self.words[i] for i in ids.tolist() if i not in (PAD, START)).replace(" ,", ",")
 
     def null(self, n: int, device=None) -> torch.Tensor:
         """(n, max_len) ids of the empty caption: <start> then padding."""
@@ -94,6 +125,7 @@ def drop_captions(ids: torch.Tensor, p: float, generator: torch.Generator | None
     network learns p(x | text) and p(x) together (Ho & Salimans 2022, for labels)."""
     if not 0 <= p <= 1:
         raise ValueError(f"drop_captions: p must be in [0, 1], got {p}")
+    check_generator(generator, "drop_captions")
     drop = torch.rand(ids.shape[0], generator=generator).to(ids.device) < p  # (B,)
     return torch.where(drop[:, None], null_ids(*ids.shape, ids.device), ids)
 
@@ -202,7 +234,8 @@ def _check_ids(ids: torch.Tensor, max_len: int, vocab_size: int) -> None:
         raise ValueError(f"text encoder: expected word ids of shape (B, L) and dtype long (from a "
                          f"Tokenizer), got {got}")
     if ids.shape[1] > max_len:
-        raise ValueError(f"text encoder: captions of at most {max_len} tokens, got {ids.shape[1]}")
+        raise ValueError(f"text encoder: captions of at most {max_len} tokens, got {ids.shape[1]}; was the "
+                         f"Tokenizer made with another max_len? Use Tokenizer(vocabulary, max_len={max_len})")
     if ids.numel() and (ids.min() < 0 or ids.max() >= vocab_size):
         raise ValueError(f"text encoder: ids must be in 0..{vocab_size - 1}; was the tokenizer built "
                          "from another vocabulary?")

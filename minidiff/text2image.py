@@ -1,7 +1,7 @@
 """Prompts in, images out, and how often the images show what was asked (lesson 10).
 
     model, tok = pretrained.load_text2image("scenes")
-    images = text2image.sample(model, tok, ["a gold fish and a red can on the beach"] * 16, w=3)
+    images = text2image.sample(model, tok, "a gold fish and a red can on the beach", n=16, w=3)
     text2image.adherence_table(model, tok, reader, ws=(0, 3))
 
 Sampling is DDIM (eta = 0) on a uniform grid with classifier-free guidance on the caption
@@ -9,22 +9,59 @@ Sampling is DDIM (eta = 0) on a uniform grid with classifier-free guidance on th
 """
 
 import torch
+from tqdm.auto import tqdm
 
 from . import scenes as S
 from .guidance import ClassifierFree
 from .metrics.scenes import adherence
-from .samplers import SAMPLERS, run
+from .nets.text_unet import EncodedText
+from .samplers import SAMPLERS
 from .schedules import uniform_grid
 
+PROGRESS_DELAY = 3.0  # seconds: a sampling call shows a progress bar only once it has run this long
 
-def guided_steps(model, ids: torch.Tensor, noise: torch.Tensor, w: float = 3.0, steps: int = 30,
-                 sampler: str = "ddim"):
-    """The sampler's steps (samplers.Step: t, x, x0) from `noise`, with classifier-free guidance on the
-    caption ids, over a uniform grid of `steps` steps: a generator, to watch the samples form."""
-    device = next(model.parameters()).device
-    guided = ClassifierFree(model, ids.to(device), w)
+
+def prompt_list(prompts, n: int, where: str) -> list:
+    """A caption or a list of them -> each caption n times (checked: captions, at least one, n >= 1)."""
+    prompts = [prompts] if isinstance(prompts, str) else prompts
+    if not isinstance(prompts, (list, tuple)) or not prompts:
+        raise ValueError(f"{where}: prompts must be a caption or a non-empty list of captions ('' is the "
+                         f"empty caption), got {type(prompts).__name__} {prompts!r}"[:300])
+    bad = next((i for i, p in enumerate(prompts) if not isinstance(p, str)), None)
+    if bad is not None:  # ids or numbers: the pipeline tokenises the captions itself
+        raise TypeError(f"{where}: every prompt must be a caption (a string), got {type(prompts[bad]).__name__} "
+                        f"{prompts[bad]!r}"[:200] + f" at position {bad}")
+    check_count(n, "n", where)
+    return [p for p in prompts for _ in range(n)]
+
+
+def check_count(value, name: str, where: str) -> int:
+    """n or steps: a whole number >= 1, or a message naming it."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{where}: {name} must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def progress_bar(total: int, desc: str, show: bool = True) -> tqdm:
+    """A bar of `total` sampler steps that appears once the run has taken PROGRESS_DELAY seconds."""
+    return tqdm(total=total, desc=desc, delay=PROGRESS_DELAY, leave=False, disable=not show)
+
+
+def encode(model, ids: torch.Tensor) -> EncodedText:
+    """Caption ids (B, L) through the model's text encoder, once: what every step then attends to."""
     with torch.no_grad():
-        yield from SAMPLERS[sampler](guided, noise.to(device), uniform_grid(steps), model.schedule)
+        return model.net.encode(ids.to(next(model.parameters()).device))
+
+
+def guided_steps(model, text, noise: torch.Tensor, *, w: float = 3.0, steps: int = 30, sampler: str = "ddim"):
+    """The sampler's steps (samplers.Step: t, x, x0) from `noise`, with classifier-free guidance on the
+    captions `text` (EncodedText from `encode`, or ids (B, L), then encoded here once), over a uniform
+    grid of `steps` steps: a generator, to watch the samples form."""
+    device = next(model.parameters()).device
+    with torch.no_grad():  # no yield inside: the caller's grad mode is back at every step
+        guided = ClassifierFree(model, text if isinstance(text, EncodedText) else encode(model, text), w)
+    # the samplers run each step without grad, and give the caller's grad mode back at every yield
+    yield from SAMPLERS[sampler](guided, noise.to(device), uniform_grid(steps), model.schedule)
 
 
 def decode(x: torch.Tensor, decoder=None) -> torch.Tensor:
@@ -34,29 +71,32 @@ def decode(x: torch.Tensor, decoder=None) -> torch.Tensor:
     return x.clamp(-1, 1).cpu()
 
 
-def sample(model, tok, prompts, w: float = 3.0, steps: int = 30, *, sampler: str = "ddim",
-           generator: torch.Generator | None = None, batch_size: int = 200, decoder=None) -> torch.Tensor:
-    """One image (3, 24, 24) in [-1, 1] per prompt (a caption or a list of them). With a decoder (an
+def sample(model, tok, prompts, *, n: int = 1, w: float = 3.0, steps: int = 30, sampler: str = "ddim",
+           generator: torch.Generator | None = None, batch_size: int = 200, decoder=None,
+           progress: bool = True) -> torch.Tensor:
+    """n images (3, 24, 24) in [-1, 1] per prompt (a caption or a list of them). With a decoder (an
     Autoencoder, lesson 11) the model samples latents of its sample_shape, and the decoder makes them
-    images."""
-    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+    images. A bar shows the steps of calls that last longer than PROGRESS_DELAY seconds."""
+    prompts, steps = prompt_list(prompts, n, "text2image.sample"), check_count(steps, "steps", "text2image.sample")
     if sampler not in SAMPLERS:
         raise ValueError(f"sample: sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
     ids = tok(prompts)  # unknown words fail here, before any sampling
     shape = tuple(getattr(model, "sample_shape", None) or (3, S.SIZE, S.SIZE))
-    out = []
-    for chunk in ids.split(batch_size):
-        noise = torch.randn(len(chunk), *shape, generator=generator)  # on the CPU: the same on every device
-        out.append(decode(run(guided_steps(model, chunk, noise, w, steps, sampler)), decoder))
-    return torch.cat(out)
+    chunks, out = ids.split(batch_size), []
+    with progress_bar(len(chunks) * steps, "text2image.sample", progress) as bar:  # closed on Ctrl-C too
+        for chunk in chunks:
+            noise = torch.randn(len(chunk), *shape, generator=generator)  # on the CPU: the same on every device
+            for step in guided_steps(model, encode(model, chunk), noise, w=w, steps=steps, sampler=sampler):
+                bar.update()
+            out.append(decode(step.x, decoder))
+    return torch.cat(out)  # a call stopped by Ctrl-C returns nothing and leaves nothing behind
 
 
-def prompt_adherence(model, tok, reader, prompts, w: float, per_prompt: int = 8, steps: int = 30,
+def prompt_adherence(model, tok, reader, prompts, *, n: int = 8, w: float, steps: int = 30,
                      generator: torch.Generator | None = None, decoder=None) -> float:
-    """The share of samples (per_prompt for each prompt) that adhere to their prompt."""
-    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-    asked = [p for p in prompts for _ in range(per_prompt)]
-    images = sample(model, tok, asked, w, steps, generator=generator, decoder=decoder)
+    """The share of samples (n for each prompt) that adhere to their prompt."""
+    asked = prompt_list(prompts, n, "prompt_adherence")
+    images = sample(model, tok, asked, w=w, steps=steps, generator=generator, decoder=decoder)
     return adherence(reader, images, asked).float().mean().item()
 
 
@@ -66,13 +106,13 @@ def prompt_suites(k: int = 16) -> dict:
             "goldfish": [S.GOLDFISH_PROMPT]}
 
 
-def adherence_table(model, tok, reader, ws=(0.0, 1.0, 3.0), k: int = 16, per_prompt: int = 8,
+def adherence_table(model, tok, reader, *, ws=(0.0, 1.0, 3.0), k: int = 16, per_prompt: int = 8,
                     goldfish_n: int = 64, steps: int = 30, generator: torch.Generator | None = None,
                     decoder=None) -> dict:
     """{suite: {w: adherence}} for the seen, held-out and goldfish prompts."""
     table = {}
     for name, prompts in prompt_suites(k).items():
         n = goldfish_n if name == "goldfish" else per_prompt
-        table[name] = {f"{w:g}": prompt_adherence(model, tok, reader, prompts, w, n, steps, generator, decoder)
-                       for w in ws}
+        table[name] = {f"{w:g}": prompt_adherence(model, tok, reader, prompts, n=n, w=w, steps=steps,
+                                                  generator=generator, decoder=decoder) for w in ws}
     return table

@@ -1,10 +1,13 @@
 """Toy data with known truth: Gaussian mixtures (exact density and score at every noise level), a
-labelled one for guidance, two-pixel images, and 2-D shapes (moons, spirals, checkerboard)."""
+labelled one for guidance, two-pixel images, and 2-D shapes (moons, spirals, checkerboard). Every 2-D
+data set is an object with .sample(n, generator=None, device=None): toy.ring(), toy.moons(), ..."""
 
 import math
 from typing import NamedTuple
 
 import torch
+
+from .runtime import check_generator
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -69,6 +72,9 @@ class GaussianMixture:
 
     def sample(self, n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
         """n exact samples, shape (n, D): pick a component by weight, then add its Gaussian noise."""
+        check_generator(generator, "GaussianMixture.sample")
+        if n < 0:
+            raise ValueError(f"GaussianMixture.sample: n must be >= 0, got {n}")
         gen_device = generator.device if generator is not None else torch.device("cpu")
         means, stds, weights = (p.to(gen_device) for p in (self.means, self.stds, self.weights))
         k = torch.multinomial(weights, n, replacement=True, generator=generator)  # (n,)
@@ -119,6 +125,9 @@ class GaussianMixture:
 
 def ring(k: int = 8, radius: float = 2.0, std: float = 0.15) -> GaussianMixture:
     """k equal round Gaussians spaced evenly on a circle (the classic 8-Gaussian ring)."""
+    if not isinstance(k, int) or not 1 <= k <= 64:  # toy.ring(20000) builds 20,000 Gaussians, not samples
+        raise ValueError(f"ring: k is the number of Gaussians on the circle (1 to 64), got {k!r}; "
+                         "for samples, draw from the ring: toy.ring().sample(n, generator=g)")
     angles = torch.arange(k) * (2 * math.pi / k)
     means = radius * torch.stack([angles.cos(), angles.sin()], dim=1)
     return GaussianMixture(means, torch.full((k,), std))
@@ -269,52 +278,101 @@ def _gen_device(generator) -> torch.device:
     return generator.device if generator is not None else torch.device("cpu")
 
 
-def moons(n: int, noise: float = 0.1, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+class Shape:
+    """A 2-D data set drawn by a formula (no density): like GaussianMixture, .sample(n, generator=None,
+    device=None) gives (n, 2) points, so any toy data set drops in where toy.ring() was."""
+
+    dim = 2
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in vars(self).items())})"
+
+    def sample(self, n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+        """n points, shape (n, 2); random numbers are drawn where the generator lives, then moved to device."""
+        _check_n(n, f"{type(self).__name__}.sample")
+        check_generator(generator, f"{type(self).__name__}.sample")
+        return self._draw(n, generator, device)
+
+
+def _no_n(n, name: str) -> None:
+    # The data sets used to be drawn directly, toy.moons(n); say how to draw from one now.
+    if n is not None:
+        raise TypeError(f"toy.{name}() takes no n: it returns the data set, as toy.ring() does; draw points "
+                        f"with toy.{name}().sample({n!r}, generator=g)")
+
+
+class Moons(Shape):
     """Two interleaved half circles (radius 1.6, centres MOON_CENTRES), half the points each, plus
-    N(0, noise^2 I) noise; shape (n, 2)."""
-    _check_n(n, "moons")
-    noise = _check_noise(noise, "moons")
-    lower = torch.arange(n, device=_gen_device(generator)) >= (n + 1) // 2  # (n,)
-    u = torch.rand(n, generator=generator, device=lower.device)
-    angle = math.pi * (u + lower)  # upper arc: 0..pi, lower arc: pi..2pi
-    centres = torch.tensor(MOON_CENTRES, device=lower.device)[lower.long()]  # (n, 2)
-    x = centres + MOON_RADIUS * torch.stack([angle.cos(), angle.sin()], dim=1)
-    return _finish(x, noise, generator, device)
+    N(0, noise^2 I) noise."""
+
+    def __init__(self, noise: float = 0.1):
+        self.noise = _check_noise(noise, "moons")
+
+    def _draw(self, n: int, generator, device) -> torch.Tensor:
+        lower = torch.arange(n, device=_gen_device(generator)) >= (n + 1) // 2  # (n,)
+        u = torch.rand(n, generator=generator, device=lower.device)
+        angle = math.pi * (u + lower)  # upper arc: 0..pi, lower arc: pi..2pi
+        centres = torch.tensor(MOON_CENTRES, device=lower.device)[lower.long()]  # (n, 2)
+        x = centres + MOON_RADIUS * torch.stack([angle.cos(), angle.sin()], dim=1)
+        return _finish(x, self.noise, generator, device)
+
+
+def moons(n: None = None, /, *, noise: float = 0.1) -> Moons:
+    """The two-moons data set (see Moons); draw with .sample(n, generator=g)."""
+    _no_n(n, "moons")
+    return Moons(noise)
 
 
 SPIRAL_TURNS, SPIRAL_RADIUS = 1.5, 2.5
 
 
-def spirals(n: int, noise: float = 0.05, generator: torch.Generator | None = None,
-            device=None) -> torch.Tensor:
-    """Two interleaved Archimedean spirals r = 2.5 theta / theta_max (1.5 turns, the second arm
-    turned by pi), about uniform along the curve, plus N(0, noise^2 I) noise; shape (n, 2)."""
-    _check_n(n, "spirals")
-    noise = _check_noise(noise, "spirals")
-    u = torch.rand(n, generator=generator, device=_gen_device(generator))
-    # Arc length grows like theta^2, so theta = theta_max sqrt(u) spreads points evenly along it.
-    theta = 2 * math.pi * SPIRAL_TURNS * u.sqrt()  # (n,)
-    r = SPIRAL_RADIUS * u.sqrt()
-    second = torch.arange(n, device=u.device) >= (n + 1) // 2
-    angle = theta + math.pi * second
-    x = r[:, None] * torch.stack([angle.cos(), angle.sin()], dim=1)  # (n, 2)
-    return _finish(x, noise, generator, device)
+class Spirals(Shape):
+    """Two interleaved Archimedean spirals r = 2.5 theta / theta_max (1.5 turns, the second arm turned by
+    pi), about uniform along the curve, plus N(0, noise^2 I) noise."""
+
+    def __init__(self, noise: float = 0.05):
+        self.noise = _check_noise(noise, "spirals")
+
+    def _draw(self, n: int, generator, device) -> torch.Tensor:
+        u = torch.rand(n, generator=generator, device=_gen_device(generator))
+        # Arc length grows like theta^2, so theta = theta_max sqrt(u) spreads points evenly along it.
+        theta = 2 * math.pi * SPIRAL_TURNS * u.sqrt()  # (n,)
+        r = SPIRAL_RADIUS * u.sqrt()
+        second = torch.arange(n, device=u.device) >= (n + 1) // 2
+        angle = theta + math.pi * second
+        x = r[:, None] * torch.stack([angle.cos(), angle.sin()], dim=1)  # (n, 2)
+        return _finish(x, self.noise, generator, device)
 
 
-def checkerboard(n: int, squares: int = 4, size: float = 4.0, generator: torch.Generator | None = None,
-                 device=None) -> torch.Tensor:
-    """Uniform on the dark squares of a squares x squares board covering [-size/2, size/2]^2 (the
-    squares whose column + row is even); shape (n, 2)."""
-    _check_n(n, "checkerboard")
-    if not isinstance(squares, int) or squares < 2 or squares % 2:
-        # An even board has squares/2 dark squares in every row, so a uniform row is fair.
-        raise ValueError(f"checkerboard: squares must be an even int >= 2, got {squares!r}")
-    if not math.isfinite(float(size)) or size <= 0:
-        raise ValueError(f"checkerboard: size must be a finite number > 0, got {size}")
-    gen_device = _gen_device(generator)
-    row = torch.randint(squares, (n,), generator=generator, device=gen_device)
-    # Pick one of the row's dark squares: columns of the same parity as the row.
-    col = 2 * torch.randint(squares // 2, (n,), generator=generator, device=gen_device) + row % 2
-    cell = torch.stack([col, row], dim=1).float()  # (n, 2)
-    x = (cell + torch.rand(n, 2, generator=generator, device=gen_device)) * (size / squares) - size / 2
-    return x.to(device if device is not None else gen_device)
+def spirals(n: None = None, /, *, noise: float = 0.05) -> Spirals:
+    """The two-spirals data set (see Spirals); draw with .sample(n, generator=g)."""
+    _no_n(n, "spirals")
+    return Spirals(noise)
+
+
+class Checkerboard(Shape):
+    """Uniform on the dark squares of a squares x squares board covering [-size/2, size/2]^2 (the squares
+    whose column + row is even)."""
+
+    def __init__(self, squares: int = 4, size: float = 4.0):
+        if not isinstance(squares, int) or squares < 2 or squares % 2:
+            # An even board has squares/2 dark squares in every row, so a uniform row is fair.
+            raise ValueError(f"checkerboard: squares must be an even int >= 2, got {squares!r}")
+        if not math.isfinite(float(size)) or size <= 0:
+            raise ValueError(f"checkerboard: size must be a finite number > 0, got {size}")
+        self.squares, self.size = squares, float(size)
+
+    def _draw(self, n: int, generator, device) -> torch.Tensor:
+        squares, gen_device = self.squares, _gen_device(generator)
+        row = torch.randint(squares, (n,), generator=generator, device=gen_device)
+        # Pick one of the row's dark squares: columns of the same parity as the row.
+        col = 2 * torch.randint(squares // 2, (n,), generator=generator, device=gen_device) + row % 2
+        cell = torch.stack([col, row], dim=1).float()  # (n, 2)
+        x = (cell + torch.rand(n, 2, generator=generator, device=gen_device)) * (self.size / squares) - self.size / 2
+        return x.to(device if device is not None else gen_device)
+
+
+def checkerboard(n: None = None, /, *, squares: int = 4, size: float = 4.0) -> Checkerboard:
+    """The checkerboard data set (see Checkerboard); draw with .sample(n, generator=g)."""
+    _no_n(n, "checkerboard")
+    return Checkerboard(squares, size)

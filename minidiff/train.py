@@ -1,5 +1,5 @@
 """The one training loop of the course: Adam, gradient clipping, an EMA of the weights, a progress
-bar, a loss history, a stop on NaN, and checkpoints that know which model they belong to.
+bar, a loss history, a stop on NaN; checkpoints (save, load, info) come from minidiff.checkpoints.
 
     history = train(net, loss_fn, data, steps=2000, generator=minidiff.seed_all(0))
     history.losses        # one float per step
@@ -20,9 +20,12 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
+# Checkpoints are read and written by minidiff.checkpoints (atomic writes, one reader); the names stay
+# importable from here because the lessons, the README and the homework call train.save and train.load.
+from .checkpoints import FORMAT, info, load, save, trained_on  # noqa: F401
+from .guidance import _check_training_labels
 from .params import Denoiser
-
-FORMAT = "minidiff-checkpoint-1"
+from .runtime import check_generator
 
 
 @dataclass
@@ -103,6 +106,7 @@ def train(model: nn.Module, loss_fn: Callable, data, steps: int, *, lr: float = 
     """
     if steps < 1:
         raise ValueError(f"train: steps must be >= 1, got {steps}")
+    check_generator(generator, "train")
     if lr <= 0 or (clip is not None and clip <= 0):
         raise ValueError(f"train: lr and clip must be > 0, got lr={lr}, clip={clip}")
     params = [p for p in model.parameters() if p.requires_grad]
@@ -125,6 +129,7 @@ def train(model: nn.Module, loss_fn: Callable, data, steps: int, *, lr: float = 
         split = not isinstance(getattr(data, "sampler", None), torch.utils.data.DistributedSampler)
     batches = _batches(data, batch_size, generator)
     takes_generator = _takes_generator(loss_fn)
+    classes = _num_classes(model)  # a class-conditional model or a classifier: its batches' labels are checked
     optimizer = torch.optim.Adam(params, lr=lr)
     average = EMA(model, ema) if ema is not None else None
     losses, was_training, start = [], model.training, time.perf_counter()
@@ -137,6 +142,8 @@ def train(model: nn.Module, loss_fn: Callable, data, steps: int, *, lr: float = 
                 for group in optimizer.param_groups:
                     group["lr"] = lr * (1 - (step - 1) / steps)
             batch = _to(next(batches), device)
+            if classes is not None:
+                _check_labels(batch, classes, step)
             if world > 1 and split:
                 batch = _rows(batch, rank, world)
             loss = loss_fn(model, batch, generator=noise) if takes_generator else loss_fn(model, batch)
@@ -252,6 +259,22 @@ def _check_batch(batch, step: int) -> None:
             raise ValueError(_bad_data_message(x, f"the batch of step {step}"))
 
 
+def _num_classes(model: nn.Module) -> int | None:
+    """The number of classes of a class-conditional network (or a Denoiser around one) or a classifier."""
+    net = model.net if isinstance(model, Denoiser) else model
+    n = getattr(net, "num_classes", None)
+    if n is None:
+        n = (getattr(net, "config", None) or {}).get("num_classes")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
+
+
+def _check_labels(batch, classes: int, step: int) -> None:
+    """Refuse a batch (x, labels) whose labels are bool or outside 0..classes-1 (see guidance)."""
+    if isinstance(batch, (tuple, list)) and len(batch) == 2 and isinstance(batch[1], torch.Tensor) \
+            and batch[1].ndim == 1 and not batch[1].is_floating_point():
+        _check_training_labels(batch[1], classes, f"train (the batch of step {step})")
+
+
 def _takes_generator(fn: Callable) -> bool:
     try:
         params = inspect.signature(fn).parameters.values()
@@ -296,79 +319,3 @@ def _to(batch, device: torch.device):
         return {k: _to(v, device) for k, v in batch.items()}
     return batch
 
-
-# --- checkpoints --------------------------------------------------------------------------------
-
-def save(path, model: nn.Module, **meta) -> None:
-    """Write the model's class name, config and weights (and `meta`: numbers, strings, lists).
-
-    For a params.Denoiser, the network is saved with the denoiser's spec (schedule config, target,
-    clip, sample shape), so that pretrained.load_denoiser rebuilds the whole Denoiser."""
-    spec = None
-    if isinstance(model, Denoiser):
-        model, spec = model.net, model.config
-    config = getattr(model, "config", None)
-    if not isinstance(config, dict):
-        raise ValueError(f"save: {type(model).__name__} has no `config` dict (its constructor's "
-                         "arguments); give it one so that load can check and rebuild the model")
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"format": FORMAT, "class": type(model).__qualname__, "config": config,
-                "state_dict": state, "denoiser": spec, "meta": meta}, path)
-
-
-def info(path) -> dict:
-    """A checkpoint's class name, config, denoiser spec (None for a plain network) and meta, without
-    building the model."""
-    checkpoint = _read(path)
-    return {"class": checkpoint["class"], "config": checkpoint["config"],
-            "denoiser": checkpoint.get("denoiser"), "meta": checkpoint["meta"]}
-
-
-def trained_on(meta: dict) -> str:
-    """Where a checkpoint was trained, from its meta (see info): '1 CPU thread', '2 CPU threads', or the
-    device the training script recorded, e.g. 'cuda (NVIDIA H200)' (runtime.device_name)."""
-    device = meta.get("device", "cpu")  # files made before the scripts took --device trained on the CPU
-    if device != "cpu":
-        return device
-    threads = meta.get("threads")
-    return "the CPU" if threads is None else f"{threads} CPU thread{'' if threads == 1 else 's'}"
-
-
-def load(path, model):
-    """Load weights into `model` (an instance: class and config must match the checkpoint's; for a
-    Denoiser, its network), or build one first when `model` is a class, from the stored config.
-    Returns the model. (pretrained.load_denoiser rebuilds a saved Denoiser whole.)"""
-    if isinstance(model, Denoiser):
-        load(path, model.net)
-        return model
-    checkpoint = _read(path)
-    name, config = checkpoint["class"], checkpoint["config"]
-    if isinstance(model, type):
-        if model.__qualname__ != name:
-            raise ValueError(f"load: {path} holds a {name}, not a {model.__qualname__}")
-        model = model(**config)
-    elif type(model).__qualname__ != name:
-        raise ValueError(f"load: {path} holds a {name} with config {config}, but the model given is "
-                         f"a {type(model).__qualname__}; build a {name} (or pass the class to load)")
-    elif getattr(model, "config", None) != config:
-        ours = getattr(model, "config", None) or {}
-        diff = ", ".join(f"{k}: {config.get(k)} in the checkpoint, {ours.get(k)} in the model"
-                         for k in sorted(set(config) | set(ours)) if config.get(k) != ours.get(k))
-        raise ValueError(f"load: {path} holds a {name} with another config ({diff}); build the "
-                         f"model with the checkpoint's config, e.g. load(path, {name})")
-    model.load_state_dict(checkpoint["state_dict"])
-    return model
-
-
-def _read(path) -> dict:
-    not_ours = f"load: {path} is not a minidiff checkpoint (write one with minidiff.train.save(path, model))"
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # plain data only, no code
-    except OSError:
-        raise  # a missing or unreadable file: torch's own message names it
-    except Exception as e:  # noqa: BLE001 - a text file, a pickle of objects, a truncated file raise many kinds
-        # (a text file starting 'h' gives KeyError: 104): say what the file is not, not how unpickling failed
-        raise ValueError(f"{not_ours}; torch.load said: {str(e).splitlines()[0][:200]}") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
-        raise ValueError(f"{not_ours}; it holds a {type(checkpoint).__name__}")
-    return checkpoint

@@ -11,6 +11,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from minidiff.checkpoints import atomic_write_text  # noqa: E402
 
 
 def lesson_summary(path: Path) -> dict:
@@ -61,14 +64,14 @@ def link_pages(out: Path) -> None:
         text = page.read_text(encoding="utf-8")
         linked = re.sub(r'href="(\d\d_[a-z0-9_]+)\.ipynb', r'href="\1.html', text)
         if linked != text:
-            page.write_text(linked, encoding="utf-8")
+            atomic_write_text(page, linked)
 
 
 def main(out: Path = ROOT / "build" / "course") -> None:
     lessons = [lesson_summary(p) for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
     out.mkdir(parents=True, exist_ok=True)
     link_pages(out)
-    (out / "index.html").write_text(index_page(lessons, read_times(out / "times.txt")), encoding="utf-8")
+    atomic_write_text(out / "index.html", index_page(lessons, read_times(out / "times.txt")))
     print(f"Rendered lessons: {out}/index.html")
 
 

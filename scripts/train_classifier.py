@@ -1,12 +1,14 @@
 """Train the shipped digit classifiers: `python scripts/train_classifier.py [--size 8|28]`.
 
-    python scripts/train_classifier.py             # both: data/classifier8.pt and data/classifier28.pt
+    python scripts/train_classifier.py             # both: runs/classifier8.pt and runs/classifier28.pt
     python scripts/train_classifier.py --size 28   # one of them
-    python scripts/train_classifier.py --noisy     # the noise-aware ones: data/noisy_classifier{8,28}.pt
+    python scripts/train_classifier.py --noisy     # the noise-aware ones: runs/noisy_classifier{8,28}.pt
+    python scripts/train_classifier.py --force     # into data/, replacing the shipped files
 
-Each is trained with minidiff.train on the train split of minidiff.data.load_digits (images shifted
-by a pixel or two at random: handwriting is never centred exactly), with a fixed seed, then its EMA
-weights are measured on the test split, which training never sees. The numbers (held-out accuracy,
+The recipes are minidiff.pretrained.CLASSIFIER_RECIPES. Each is trained with minidiff.train on the
+train split of minidiff.data.load_digits (images shifted by a pixel or two at random: handwriting is
+never centred exactly), with a fixed seed, then its EMA weights are measured on the test split, which
+training never sees. The numbers (held-out accuracy,
 steps, seconds) are stored in the checkpoint's meta; copy them into data/CHECKPOINTS.md.
 
 --noisy trains NoisyDigitClassifier, the classifier of classifier guidance (Dhariwal & Nichol 2021):
@@ -26,24 +28,13 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import minidiff  # noqa: E402
-from minidiff import train  # noqa: E402
+from minidiff import checkpoints, pretrained, train  # noqa: E402
 from minidiff.data import DATA_DIR, load_digits  # noqa: E402
 from minidiff.metrics.classifier import classifier_accuracy  # noqa: E402
 from minidiff.metrics.guidance import accuracy_over_t  # noqa: E402
 from minidiff.nets.classifier import DigitClassifier, NoisyDigitClassifier  # noqa: E402
 from minidiff.schedules import VPLinear  # noqa: E402
 
-RECIPES = {
-    8: dict(channels=(32, 64), feat_dim=64, dropout=0.3, shift=1, steps=3000, batch_size=128, lr=1e-3, seed=0),
-    28: dict(channels=(16, 32, 64), feat_dim=64, dropout=0.3, shift=2, steps=4000, batch_size=128, lr=1e-3, seed=0),
-}
-
-# Noise-aware: fewer steps would do for clean images, but every t must be learned; sizes kept small
-# so each trains in minutes on one thread.
-NOISY_RECIPES = {
-    8: dict(channels=(32, 64), feat_dim=64, time_dim=32, shift=1, steps=6000, batch_size=128, lr=1e-3, seed=0),
-    28: dict(channels=(16, 32, 64), feat_dim=64, time_dim=32, shift=2, steps=4000, batch_size=64, lr=1e-3, seed=0),
-}
 REPORT_TIMES = (0.0, 0.25, 0.5, 0.75, 0.9)
 
 
@@ -60,7 +51,7 @@ def random_shift(x: torch.Tensor, pixels: int, generator: torch.Generator | None
 
 
 def train_classifier(size: int) -> tuple[DigitClassifier, dict]:
-    r = RECIPES[size]
+    r = pretrained.classifier_recipe(size)
     g = minidiff.seed_all(r["seed"])
     x, labels = load_digits(size, "train")  # (N, 1, H, W) in [-1, 1], (N,)
     net = DigitClassifier(size, r["channels"], r["feat_dim"], r["dropout"])
@@ -74,19 +65,19 @@ def train_classifier(size: int) -> tuple[DigitClassifier, dict]:
         return F.cross_entropy(model(images), y)
 
     history = train.train(net, loss_fn, batches, steps=r["steps"], lr=r["lr"], batch_size=r["batch_size"],
-                          ema=0.999, generator=g, desc=f"classifier{size}")
+                          ema=r["ema"], generator=g, desc=f"classifier{size}")
     model = history.ema
     x_test, y_test = load_digits(size, "test")
-    meta = dict(size=size, steps=r["steps"], batch_size=r["batch_size"], lr=r["lr"], ema=0.999,
+    meta = dict(size=size, steps=r["steps"], batch_size=r["batch_size"], lr=r["lr"], ema=r["ema"],
                 shift=r["shift"], seed=r["seed"], seconds=round(history.seconds, 1),
                 threads=torch.get_num_threads(), train_accuracy=classifier_accuracy(x, labels, model),
                 test_accuracy=classifier_accuracy(x_test, y_test, model), n_test=len(y_test),
-                command=f"python scripts/train_classifier.py --size {size}")
+                command=f"python scripts/train_classifier.py --size {size} --force")
     return model, meta
 
 
 def train_noisy_classifier(size: int) -> tuple[NoisyDigitClassifier, dict]:
-    r = NOISY_RECIPES[size]
+    r = pretrained.classifier_recipe(size, noisy=True)
     g = minidiff.seed_all(r["seed"])
     schedule = VPLinear()
     x, labels = load_digits(size, "train")  # (N, 1, H, W) in [-1, 1], (N,)
@@ -104,34 +95,42 @@ def train_noisy_classifier(size: int) -> tuple[NoisyDigitClassifier, dict]:
         return F.cross_entropy(model(a * x0 + s * eps, t), y)  # x_t = alpha x0 + sigma eps
 
     history = train.train(net, loss_fn, batches, steps=r["steps"], lr=r["lr"], batch_size=r["batch_size"],
-                          ema=0.999, generator=g, desc=f"noisy_classifier{size}")
+                          ema=r["ema"], generator=g, desc=f"noisy_classifier{size}")
     model = history.ema
     x_test, y_test = load_digits(size, "test")
     acc = accuracy_over_t(model, size, REPORT_TIMES, generator=torch.Generator().manual_seed(0))
-    meta = dict(size=size, steps=r["steps"], batch_size=r["batch_size"], lr=r["lr"], ema=0.999,
+    meta = dict(size=size, steps=r["steps"], batch_size=r["batch_size"], lr=r["lr"], ema=r["ema"],
                 shift=r["shift"], seed=r["seed"], seconds=round(history.seconds, 1),
                 threads=torch.get_num_threads(), schedule=schedule.config, times=list(REPORT_TIMES),
                 test_accuracy_over_t=[round(a, 4) for a in acc], n_test=len(y_test),
-                command=f"python scripts/train_classifier.py --noisy --size {size}")
+                command=f"python scripts/train_classifier.py --noisy --size {size} --force")
     return model, meta
+
+
+def place(args, name: str) -> Path:
+    """Where the file `name` goes: --out-dir, or data/ with --force, or runs/ (never data/ unasked)."""
+    path = checkpoints.output_path(DATA_DIR / name, args.out_dir / name if args.out_dir else None, args.force)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, choices=sorted(RECIPES), action="append",
+    parser.add_argument("--size", type=int, choices=(8, 28), action="append",
                         help="8 or 28 (default: both)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1: small convolutions gain nothing from more on 2 cores)")
     parser.add_argument("--noisy", action="store_true",
                         help="train the noise-aware classifiers (for classifier guidance) instead")
-    parser.add_argument("--out-dir", type=Path, default=DATA_DIR)
+    parser.add_argument("--out-dir", type=Path, default=None, help="the folder to write into (default: runs/)")
+    parser.add_argument("--force", action="store_true", help="write the shipped files in data/")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    for size in args.size or sorted(RECIPES):
+    for size in args.size or (8, 28):
         start = time.perf_counter()
         if args.noisy:
             model, meta = train_noisy_classifier(size)
-            path = args.out_dir / f"noisy_classifier{size}.pt"
+            path = place(args, f"noisy_classifier{size}.pt")
             train.save(path, model, **meta)
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             scores = ", ".join(f"t={t:g}: {a:.3f}" for t, a in zip(meta["times"], meta["test_accuracy_over_t"]))
@@ -139,7 +138,7 @@ def main() -> None:
                   f"in {meta['seconds']:.0f} s, {path.stat().st_size:,} bytes, sha256 {digest}")
             continue
         model, meta = train_classifier(size)
-        path = args.out_dir / f"classifier{size}.pt"
+        path = place(args, f"classifier{size}.pt")
         train.save(path, model, **meta)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         print(f"{path.name}: held-out accuracy {meta['test_accuracy']:.4f} on {meta['n_test']} test images "

@@ -1,11 +1,14 @@
 """Train, then measure, a shipped DDPM: `python scripts/train_ddpm.py NAME [--minutes M]`.
 
-    python scripts/train_ddpm.py digits8 --minutes 20 --threads 1   # -> data/ddpm8.pt
-    python scripts/train_ddpm.py mnist28 --minutes 60 --threads 1   # -> data/ddpm28.pt
-    python scripts/train_ddpm.py digits8 --evaluate                 # measure the file as it is
+    python scripts/train_ddpm.py digits8 --minutes 20 --threads 1   # -> runs/ddpm8.pt
+    python scripts/train_ddpm.py digits8 --minutes 20 --force       # -> data/ddpm8.pt, the shipped file
+    python scripts/train_ddpm.py digits8 --evaluate                 # measure runs/ddpm8.pt as it is
     python scripts/train_ddpm.py mnist28_cond --device cuda --steps 30000   # on a GPU (the default there)
     python scripts/train_ddpm.py mnist28_cond --finetune                    # its next stage (the recipe's steps)
-    python scripts/train_ddpm.py mnist28_cond --evaluate --sets 5           # five sets of 500 judged together
+    python scripts/train_ddpm.py mnist28_cond --evaluate --sets 5 --force   # the shipped file, five sets of 500
+
+Files go to runs/ (git-ignored) by default; the shipped files in data/ are replaced only when asked,
+by --force (data/<recipe file>) or an explicit --out data/FILE.
 
 The recipe (U-Net preset, schedule, target, learning rate, batch, EMA decay, seed) is
 minidiff.pretrained.RECIPES; a recipe with a 'finetune' list has more stages, run one at a time by
@@ -31,8 +34,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import minidiff  # noqa: E402
-from minidiff.runtime import device_name  # noqa: E402
-from minidiff import metrics, pretrained, train  # noqa: E402
+from minidiff.runtime import device_arg, device_name  # noqa: E402
+from minidiff import checkpoints, metrics, pretrained, train  # noqa: E402
 from minidiff.data import load_digits  # noqa: E402
 from minidiff.guidance import drop_labels  # noqa: E402
 from minidiff.losses import diffusion_loss  # noqa: E402
@@ -156,7 +159,8 @@ def evaluate(name: str, path: Path, n: int, sampler_steps: int, sets: int = 1) -
     return quality
 
 
-def main() -> None:
+def options(argv=None) -> argparse.Namespace:
+    """The command line, with args.out resolved (runs/ unless --force or --out) and checked."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("name", choices=sorted(pretrained.RECIPES))
     p.add_argument("--steps", type=int, default=None,
@@ -165,19 +169,34 @@ def main() -> None:
                    help="wall-clock budget for training (default: 20; --finetune: no limit)")
     p.add_argument("--save-every", type=float, default=3.0, help="minutes between checkpoint saves")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--out", type=Path, default=None, help="where to write (default: data/<recipe file>)")
+    p.add_argument("--out", type=Path, default=None, help="where to write (default: runs/<recipe file>)")
+    p.add_argument("--force", action="store_true", help="write the shipped file, data/<recipe file>")
     p.add_argument("--evaluate", action="store_true", help="only measure the existing checkpoint")
     p.add_argument("--no-evaluate", action="store_true", help="train only; measure later with --evaluate")
-    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best one present)")
+    p.add_argument("--device", type=device_arg, default=None,
+                   help="cpu, cuda or mps (default: the best one present)")
     p.add_argument("--samples", type=int, default=None, help="images to judge (default: per recipe)")
     p.add_argument("--sampler-steps", type=int, default=None, help="DDPM steps (default: per recipe)")
     p.add_argument("--sets", type=int, default=1, help="judge this many sets of --samples (seeds 1, 2, ...)")
     p.add_argument("--finetune", action="store_true", help="the recipe's next stage, from the last one's file")
     p.add_argument("--start", type=Path, default=None, help="the last stage's file (default: --out)")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.finetune and not pretrained.recipe(args.name).get("finetune"):
         p.error(f"{args.name} has one stage only (no 'finetune' in its recipe)")
-    out = args.out or pretrained.path_of(args.name)
+    shipped = pretrained.path_of(args.name)
+    args.out = checkpoints.output_path(shipped, args.out, args.force)
+    if args.evaluate and not args.out.exists():  # measuring stores the numbers in the file: never data/ unasked
+        p.error(f"--evaluate measures {args.out} and stores its numbers there, but there is no such file; "
+                f"train it first, or measure the shipped {shipped} with --force (its meta is rewritten)")
+    if args.finetune and not (args.start or args.out).exists():
+        p.error(f"--finetune continues from {args.start or args.out}, which does not exist; pass --start FILE "
+                f"(e.g. --start {shipped}: the shipped file is read, not written)")
+    return args
+
+
+def main() -> None:
+    args = options()
+    out = args.out
     if args.steps is None and not args.evaluate:
         args.steps = 1_000_000
         if args.finetune:  # a later stage runs its own steps (its decay, if any, is over them)
@@ -187,13 +206,13 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if not args.evaluate:
+        out.parent.mkdir(parents=True, exist_ok=True)
         train_ddpm(args.name, args.steps, args.minutes, args.save_every, out, args.device, args.finetune, args.start)
     if args.no_evaluate:
         return
     n, sampler_steps = EVAL[args.name]
     quality = evaluate(args.name, out, args.samples or n, args.sampler_steps or sampler_steps, args.sets)
     print(json.dumps({"checkpoint": str(out), **train.info(out)["meta"], "quality": quality}, indent=1))
-
 
 if __name__ == "__main__":
     main()

@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 
 import minidiff
-from minidiff import toy, train
+from minidiff import checkpoints, toy, train
 from minidiff.losses import diffusion_loss
 from minidiff.nets.mlp import MLP
 from minidiff.schedules import VPCosine
@@ -50,14 +50,14 @@ def main(argv=None) -> train.History:
 
         if args.exact:
             def data(generator):  # a global batch with its noise levels and noise
-                x0 = toy.moons(args.batch, generator=generator)
+                x0 = toy.moons().sample(args.batch, generator=generator)
                 return {"x0": x0, "t": 1 - torch.rand(args.batch, generator=generator),
                         "eps": torch.randn(x0.shape, generator=generator)}
 
             def loss_fn(model, b):
                 return diffusion_loss(model, b["x0"], schedule, t=b["t"], eps=b["eps"])
         else:
-            data = toy.moons(20_000, generator=g)
+            data = toy.moons().sample(20_000, generator=g)
 
             def loss_fn(model, x0, generator=None):
                 return diffusion_loss(model, x0, schedule, generator=generator)
@@ -75,10 +75,10 @@ def main(argv=None) -> train.History:
             print(f"{len(history.losses)} steps, last loss {history.losses[-1]:.4f}, "
                   f"{history.steps_per_second:.1f} steps/s", flush=True)
         if args.out:
-            torch.save({"losses": history.losses, "calls": calls,
-                        "weights": {k: v.cpu() for k, v in net.state_dict().items()},
-                        "ema": {k: v.cpu() for k, v in history.ema.state_dict().items()}},
-                       f"{args.out}.rank{rank}")
+            checkpoints.atomic_save({"losses": history.losses, "calls": calls,
+                                     "weights": {k: v.cpu() for k, v in net.state_dict().items()},
+                                     "ema": {k: v.cpu() for k, v in history.ema.state_dict().items()}},
+                                    f"{args.out}.rank{rank}")
         return history
     finally:
         if started:

@@ -1,16 +1,19 @@
 """Train, then measure, lesson 11's three models, in this order (each needs the one before):
 
-    python scripts/train_latent.py autoencoder --minutes 20 --threads 1    # -> data/autoencoder.pt
-    python scripts/train_latent.py clip --minutes 20 --threads 1           # -> data/clip.pt
+    python scripts/train_latent.py autoencoder --minutes 20 --threads 1    # -> runs/autoencoder.pt
+    python scripts/train_latent.py clip --minutes 20 --threads 1           # -> runs/clip.pt
     python scripts/train_latent.py clip_plain --minutes 20 --threads 1     # without the swapped twins
-    python scripts/train_latent.py latent --minutes 60 --threads 2         # -> data/latent_text2image.pt
+    python scripts/train_latent.py latent --minutes 60 --threads 2         # -> runs/latent_text2image.pt
     python scripts/train_latent.py NAME --evaluate                         # measure the file as it is
     python scripts/train_latent.py latent --resume --minutes 30            # go on (autoencoder, latent)
+    python scripts/train_latent.py autoencoder --minutes 20 --force        # -> data/autoencoder.pt, the shipped file
 
 The autoencoder and clip do not depend on each other and can train side by side. Recipes:
 minidiff.pretrained.LATENT_RECIPES. Training data: scenes.sample_scenes(60000, seed=0, 'train'), as
 for lesson 10's pixel model; the held-out combinations never appear. Measurements are stored in each
-checkpoint's meta (and copied by hand into data/CHECKPOINTS.md).
+checkpoint's meta (and copied by hand into data/CHECKPOINTS.md). Files go to runs/ (git-ignored) unless
+--force (data/, replacing the shipped file) or --out FILE says otherwise; the latent model always
+encodes with the shipped autoencoder and clip of data/.
 """
 
 import argparse
@@ -25,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import minidiff  # noqa: E402
-from minidiff import latent, pretrained, scenes as S, text, train  # noqa: E402
+from minidiff import checkpoints, latent, pretrained, scenes as S, text, train  # noqa: E402
 from minidiff.losses import diffusion_loss  # noqa: E402
 from minidiff.nets.autoencoder import Autoencoder, vae_loss  # noqa: E402
 from minidiff.nets.contrastive import ContrastiveModel, contrastive_loss  # noqa: E402
@@ -191,26 +194,28 @@ def train_latent(name, r, minutes, steps, every, out, resume=False):
 
 
 def evaluate(name: str, out: Path) -> dict:
+    """Measure the file `out` (not the shipped one, unless out is it) and store the scores in its meta."""
     reader = pretrained.load_scene_reader()
     start = time.perf_counter()
+    model = pretrained.load_denoiser(out) if name == "latent" else pretrained.load_network(out)
     if name == "autoencoder":
-        scores = latent.autoencoder_scores(pretrained.load_autoencoder(), reader)
+        scores = latent.autoencoder_scores(model, reader)
     elif name in ("clip", "clip_plain"):
-        scores = latent.retrieval_scores(pretrained.load_clip(name=name), text.Tokenizer(S.vocabulary()))
+        scores = latent.retrieval_scores(model, text.Tokenizer(S.vocabulary()))
     else:
         from minidiff.text2image import adherence_table
 
-        pipe = latent.load_pipeline()
-        scores = adherence_table(pipe.denoiser, pipe.tokenizer, reader, ws=(0.0, 1.0, 3.0, 5.0), per_prompt=8,
-                                 generator=torch.Generator().manual_seed(1), decoder=pipe.decoder)
+        decoder = pretrained.load_autoencoder()  # the latents are the shipped autoencoder's
+        scores = adherence_table(model, model.net.tokenizer(S.vocabulary()), reader, ws=(0.0, 1.0, 3.0, 5.0),
+                                 per_prompt=8, generator=torch.Generator().manual_seed(1), decoder=decoder)
     scores["seconds"] = round(time.perf_counter() - start, 1)
     about = train.info(out)
-    model = pretrained.load_latent_denoiser() if name == "latent" else pretrained.load_network(out)
     train.save(out, model, **{**about["meta"], "scores": scores})
     return scores
 
 
-def main() -> None:
+def options(argv=None) -> argparse.Namespace:
+    """The command line, with args.out resolved (runs/ unless --force or --out) and checked."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("name", choices=sorted(pretrained.LATENT_RECIPES))
     p.add_argument("--steps", type=int, default=1_000_000)
@@ -219,19 +224,30 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--evaluate", action="store_true")
     p.add_argument("--resume", action="store_true", help="autoencoder or latent: go on from the saved weights")
-    args = p.parse_args()
+    p.add_argument("--out", type=Path, default=None, help="where to write (default: runs/<recipe file>)")
+    p.add_argument("--force", action="store_true", help="write the shipped file, data/<recipe file>")
+    args = p.parse_args(argv)
+    if args.resume and args.name not in ("autoencoder", "latent"):
+        p.error("--resume is only for the autoencoder and the latent model")
+    shipped = pretrained.latent_path(args.name)
+    args.out = checkpoints.output_path(shipped, args.out, args.force)
+    if (args.evaluate or args.resume) and not args.out.exists():
+        p.error(f"--{'evaluate' if args.evaluate else 'resume'} reads {args.out} and writes it back, but there is "
+                f"no such file; train it first, or pass --force to use the shipped {shipped}")
+    return args
+
+
+def main() -> None:
+    args = options()
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = pretrained.latent_path(args.name)
-    r = pretrained.latent_recipe(args.name)
+    out, r = args.out, pretrained.latent_recipe(args.name)
     if not args.evaluate:
         trainer = {"autoencoder": train_autoencoder, "clip": train_clip, "clip_plain": train_clip,
                    "latent": train_latent}[args.name]
-        if args.resume and args.name not in ("autoencoder", "latent"):
-            p.error("--resume is only for the autoencoder and the latent model")
+        out.parent.mkdir(parents=True, exist_ok=True)
         trainer(args.name, r, args.minutes, args.steps, args.save_every, out, args.resume)
     print(json.dumps(evaluate(args.name, out), indent=1))
-
 
 if __name__ == "__main__":
     main()

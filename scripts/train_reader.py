@@ -1,4 +1,5 @@
-"""Train the scene attribute reader: `python scripts/train_reader.py` -> data/scene_reader.pt.
+"""Train the scene attribute reader: `python scripts/train_reader.py` -> runs/scene_reader.pt
+(`--force`: data/scene_reader.pt, replacing the shipped file; or `--out FILE`).
 
 Scenes of every combination (held-out ones too: the reader is the judge, not the model judged) are
 rendered fresh from seeds; light Gaussian noise is added in training so that the reader also reads
@@ -16,11 +17,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import minidiff  # noqa: E402
-from minidiff import scenes as S, train  # noqa: E402
+from minidiff import checkpoints, scenes as S, train  # noqa: E402
 from minidiff.metrics.scenes import reader_accuracy  # noqa: E402
 from minidiff.nets.reader import SceneReader, reader_loss  # noqa: E402
 
-OUT = Path(__file__).resolve().parent.parent / "data" / "scene_reader.pt"
+SHIPPED = checkpoints.DATA_DIR / "scene_reader.pt"
 
 
 def main() -> None:
@@ -28,7 +29,11 @@ def main() -> None:
     p.add_argument("--images", type=int, default=80_000)
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None, help="where to write (default: runs/scene_reader.pt)")
+    p.add_argument("--force", action="store_true", help="write the shipped file, data/scene_reader.pt")
     args = p.parse_args()
+    out = checkpoints.output_path(SHIPPED, args.out, args.force)
+    out.parent.mkdir(parents=True, exist_ok=True)
     if args.threads:
         torch.set_num_threads(args.threads)
     g = minidiff.seed_all(0)
@@ -58,7 +63,7 @@ def main() -> None:
     meta = dict(images=args.images, epochs=args.epochs, steps=steps, seconds=round(time.perf_counter() - start, 1),
                 threads=torch.get_num_threads(), accuracy=acc, data="scenes.sample_scenes(N, seed=100, 'all')",
                 test="scenes.sample_scenes(2000, seed=7, 'all')")
-    train.save(OUT, reader, **meta)
+    train.save(out, reader, **meta)
     print(json.dumps(meta, indent=1))
 
 

@@ -1,17 +1,19 @@
 """Train, then measure, a text-to-image model on the captioned scenes (lesson 10):
 
-    python scripts/train_text2image.py scenes --minutes 60 --threads 2       # -> data/text2image.pt
+    python scripts/train_text2image.py scenes --minutes 60 --threads 2       # -> runs/text2image.pt
     python scripts/train_text2image.py scenes_bag --minutes 60 --threads 2   # the bag-of-words twin
-    python scripts/train_text2image.py scenes --evaluate                     # measure the file as it is
+    python scripts/train_text2image.py scenes --evaluate                     # measure runs/text2image.pt
     python scripts/train_text2image.py scenes --resume --minutes 30          # go on from the file
     python scripts/train_text2image.py scenes --steps 20000 --device cuda     # on a GPU (the default there)
+    python scripts/train_text2image.py scenes --minutes 60 --force           # -> data/text2image.pt, the shipped file
 
 The recipe (network, text encoder, schedule, caption dropout, learning rate, batch, EMA, seed) is
 minidiff.pretrained.TEXT_RECIPES[name]. The training images are `scenes.sample_scenes(N, seed, 'train')`:
 the held-out combinations never appear. Every step captions each image with a random template.
 The EMA weights are written every --save-every minutes, and kept, in half precision, at the recipe's
-`snapshots` steps (or --snapshots) in data/<name>_steps.pt (the lesson's learning curve). Then adherence is measured
-(minidiff.metrics.scenes) and stored in the checkpoint's meta.
+`snapshots` steps (or --snapshots) in <name>_steps.pt beside it (the lesson's learning curve). Then adherence is
+measured (minidiff.metrics.scenes) and stored in the checkpoint's meta. Files go to runs/ (git-ignored) unless
+--force (data/, replacing the shipped files) or --out FILE says otherwise.
 """
 
 import argparse
@@ -26,8 +28,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import minidiff  # noqa: E402
-from minidiff.runtime import device_name  # noqa: E402
-from minidiff import pretrained, scenes as S, text, train  # noqa: E402
+from minidiff.runtime import device_arg, device_name  # noqa: E402
+from minidiff import checkpoints, pretrained, scenes as S, text, train  # noqa: E402
 from minidiff.losses import diffusion_loss  # noqa: E402
 from minidiff.nets.text_unet import TextUNet  # noqa: E402
 from minidiff.nets.unet import count_parameters  # noqa: E402
@@ -58,7 +60,7 @@ def train_text2image(name: str, steps: int, minutes: float, save_every: float, o
         done.update(steps=about["steps"], seconds=about["seconds"], legs=about.get("legs", []) + [
             dict(steps=about["steps"], seconds=about["seconds"], threads=about["threads"])])
         if r["snapshots"]:
-            snaps = torch.load(pretrained.snapshots_file(out), weights_only=True)
+            snaps = checkpoints.read(pretrained.snapshots_file(out), checkpoints.SNAPSHOTS_FORMAT)
             done["snapshots"] = [(s, d) for s, d in zip(snaps["steps"], snaps["states"]) if s <= about["steps"]]
         # fresh random streams, so that the second leg does not replay the first one's batches
         g = torch.Generator().manual_seed(r["seed"] + done["steps"])
@@ -97,8 +99,9 @@ def train_text2image(name: str, steps: int, minutes: float, save_every: float, o
         print(f"  saved {out.name} at step {step} ({time.perf_counter() - start:.0f} s, "
               f"loss {about['final_loss']:.4f})", flush=True)
         if r["snapshots"]:  # the earlier weights, in half precision, for the lesson's learning curve
-            torch.save({"format": "minidiff-snapshots-1", "steps": [s for s, _ in state["snapshots"]],
-                        "states": [d for _, d in state["snapshots"]]}, pretrained.snapshots_file(out))
+            bundle = {"format": checkpoints.SNAPSHOTS_FORMAT, "steps": [s for s, _ in state["snapshots"]],
+                      "states": [d for _, d in state["snapshots"]]}
+            checkpoints.atomic_save(bundle, pretrained.snapshots_file(out))
 
     def callback(step, model, ema_model):
         step += done["steps"]
@@ -135,7 +138,8 @@ def evaluate(name: str, path: Path) -> dict:
     return table
 
 
-def main() -> None:
+def options(argv=None) -> argparse.Namespace:
+    """The command line, with args.out resolved (runs/ unless --force or --out) and checked."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("name", choices=sorted(pretrained.TEXT_RECIPES))
     p.add_argument("--steps", type=int, default=1_000_000)
@@ -144,21 +148,33 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--evaluate", action="store_true")
     p.add_argument("--resume", action="store_true", help="go on from the saved weights (fresh optimiser)")
-    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best one present)")
+    p.add_argument("--device", type=device_arg, default=None,
+                   help="cpu, cuda or mps (default: the best one present)")
     p.add_argument("--snapshots", default=None, help="steps at which to keep the weights, e.g. 1000,2000,4000")
-    p.add_argument("--out", type=Path, default=None, help="where to write (default: data/<recipe file>)")
+    p.add_argument("--out", type=Path, default=None, help="where to write (default: runs/<recipe file>)")
+    p.add_argument("--force", action="store_true", help="write the shipped files, data/<recipe file>")
     p.add_argument("--no-evaluate", action="store_true", help="train only; measure later with --evaluate")
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    shipped = pretrained.text_path(args.name)
+    args.out = checkpoints.output_path(shipped, args.out, args.force)
+    if (args.evaluate or args.resume) and not args.out.exists():
+        p.error(f"--{'evaluate' if args.evaluate else 'resume'} reads {args.out} and writes it back, but there is "
+                f"no such file; train it first, or pass --force to use the shipped {shipped}")
+    return args
+
+
+def main() -> None:
+    args = options()
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = args.out or pretrained.text_path(args.name)
+    out = args.out
     if not args.evaluate:
+        out.parent.mkdir(parents=True, exist_ok=True)
         snapshots = [int(s) for s in args.snapshots.split(",") if s] if args.snapshots is not None else None
         train_text2image(args.name, args.steps, args.minutes, args.save_every, out, args.resume,
                          args.device, snapshots)
     if not args.no_evaluate:
         print(json.dumps(evaluate(args.name, out), indent=1))
-
 
 if __name__ == "__main__":
     main()

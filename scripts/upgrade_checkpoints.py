@@ -3,7 +3,8 @@
 Older files recorded the network (class, config, weights) with the schedule and target only in
 their meta. This reads each one, wraps the same network in the Denoiser its recipe describes
 (schedule from the meta, target, x0 clipped to [-1, 1], images (1, size, size)) and saves it with
-train.save(path, denoiser), which stores that spec beside the weights. The weights are copied
+train.save(path, denoiser), which stores that spec beside the weights (atomically: an interrupt
+leaves the old file). The weights are copied
 unchanged: the script checks them bit for bit, and checks the outputs on a fixed input.
 Running it on files already upgraded rewrites them identically.
 """

@@ -82,6 +82,25 @@ def test_every_sampler_makes_one_network_call_per_model_call(name):
     assert net.calls == guided.calls >= 4 and set(net.batches) == {4}
 
 
+def test_captions_encoded_once_guide_like_ids_and_the_encoder_runs_twice_in_all():
+    net, model, x, t, ids = setup()
+    runs = []
+    net.encoder.register_forward_hook(lambda module, args, out: runs.append(args[0].shape[0]))
+    by_ids = guidance.ClassifierFree(model, ids, 2.5)
+    expected = [by_ids(x, t) for _ in range(3)]
+    assert runs == [6, 6, 6]  # ids: the 2B captions (3 + 3 empty) are read again at every call
+    runs.clear()
+    guided = guidance.ClassifierFree(model, net.encode(ids), 2.5)
+    got = [guided(x, t) for _ in range(3)]
+    assert runs == [3, 1]  # encoded: the captions once (by the caller), the empty caption once (when built)
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a.eps, b.eps, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(a.x0, b.x0, rtol=1e-12, atol=1e-12)
+    assert "cond=captions (3, 20), w=2.5" in repr(guided)
+    one = guidance.ClassifierFree(model, net.encode(ids[:1]), 2.5)(x, t)  # one caption for the batch
+    torch.testing.assert_close(one.eps, guidance.ClassifierFree(model, ids[0], 2.5)(x, t).eps, rtol=1e-12, atol=1e-12)
+
+
 def test_bad_captions_are_refused():
     _, model, x, t, ids = setup()
     with pytest.raises(ValueError, match="cond must be caption ids"):

@@ -81,17 +81,17 @@ def pipe():
 
 
 def test_the_pipeline_is_deterministic_and_its_stages_compose(pipe):
-    a = pipe(S.GOLDFISH_PROMPT, n=3, steps=4, w=3.0, generator=torch.Generator().manual_seed(5))
-    b = pipe(S.GOLDFISH_PROMPT, n=3, steps=4, w=3.0, generator=torch.Generator().manual_seed(5))
+    a = pipe(S.GOLDFISH_PROMPT, n=3, w=3.0, steps=4, generator=torch.Generator().manual_seed(5))
+    b = pipe(S.GOLDFISH_PROMPT, n=3, w=3.0, steps=4, generator=torch.Generator().manual_seed(5))
     assert torch.equal(a, b)
     g = torch.Generator().manual_seed(5)
     ids = pipe.tokenizer(pipe.prompts(S.GOLDFISH_PROMPT, 3))
-    by_hand = pipe.decode(pipe.denoise(ids, pipe.noise(3, g), steps=4, w=3.0))
+    by_hand = pipe.decode(pipe.denoise(pipe.encode(ids), pipe.noise(3, g), w=3.0, steps=4))
     assert torch.equal(a, by_hand)
 
 
 def _adherence(pipe, reader, prompts, per_prompt, seed=0):
-    return text2image.prompt_adherence(pipe.denoiser, pipe.tokenizer, reader, prompts, 3.0, per_prompt, steps=20,
+    return text2image.prompt_adherence(pipe.denoiser, pipe.tokenizer, reader, prompts, n=per_prompt, w=3.0, steps=20,
                                        generator=torch.Generator().manual_seed(seed), decoder=pipe.decoder)
 
 

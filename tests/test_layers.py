@@ -12,8 +12,8 @@ PACKAGE = pathlib.Path(minidiff.__file__).parent
 LAYERS = [
     ["runtime"],
     ["schedules", "params", "toy", "data", "scenes"],
-    ["forward", "losses", "nets", "exact", "text"],
-    ["samplers", "sde", "ink", "likelihood", "guidance", "train", "metrics", "gan"],
+    ["forward", "losses", "nets", "exact", "text", "checkpoints"],
+    ["sampling", "samplers", "sde", "ink", "likelihood", "guidance", "train", "metrics", "gan"],
     ["pretrained", "nfe", "text2image", "latent", "beyond"],
     ["plot"],
     ["widgets"],

@@ -27,20 +27,20 @@ def gap(a, b):
 
 
 def test_floor_is_the_median_of_each_exact_samples_median_distance_to_the_others():
-    # Exact draws 0..6: draw i's distances to the others have medians 3.5, 2.5, 2, 2, 2, 2.5, 3.5.
-    assert metrics.noise_floor(numbered(), 4, metric=gap, repeats=7) == 2.5
+    # Exact draws 0..6 (each n copies of one number): draw i's distances to the others have medians 3.5, 2.5, 2, 2, 2, 2.5, 3.5.
+    assert metrics.noise_floor(numbered(), 100, metric=gap, repeats=7) == 2.5
     # x = 3 is at median distance 2 from the draws 0..6: 2 / 2.5 = 0.8, and the exact draws scored
     # 2 / 2.5 to 3.5 / 2.5.
-    u = metrics.in_floor_units(torch.full((4, 1), 3.0), numbered(), metric=gap, repeats=7)
-    assert (u, u.low, u.high, u.n, u.parts) == (pytest.approx(0.8), 0.8, 1.4, 4, 1)
+    u = metrics.in_floor_units(torch.full((100, 1), 3.0), numbered(), metric=gap, repeats=7)
+    assert (u, u.low, u.high, u.n, u.parts) == (pytest.approx(0.8), 0.8, 1.4, 100, 1)
 
 
 def test_parts_compare_part_with_part():
     # x's parts are 3 and 5; draw k's parts are k and k: the median of |3 - k| and |5 - k| is
     # 4, 3, 2, 1, 1, 2, 3 for k = 0..6, whose median is 2; the floor is 2.5 as above.
-    x = torch.tensor([[3.0], [3.0], [5.0], [5.0]])
+    x = torch.tensor([[3.0]] * 100 + [[5.0]] * 100)
     u = metrics.in_floor_units(x, numbered(), metric=gap, parts=2)
-    assert u == pytest.approx(0.8) and u.n == 2 and u.parts == 2 and "2 parts of 2 points" in repr(u)
+    assert u == pytest.approx(0.8) and u.n == 100 and u.parts == 2 and "2 parts of 100 points" in repr(u)
 
 
 def test_a_result_is_a_float_that_shows_its_spread():
@@ -78,9 +78,9 @@ def test_parts_average_out_luck_and_a_wrong_law_scores_clearly_more():
 
 
 def test_bad_arguments_say_what_is_wrong():
-    with pytest.raises(ValueError, match="at least 2 points per part"):
-        metrics.in_floor_units(torch.zeros(10, 2), sample, parts=8)
+    with pytest.raises(ValueError, match="at least 100 points per part, got 790 points in 8 parts"):
+        metrics.in_floor_units(torch.zeros(790, 2), sample, parts=8)
     with pytest.raises(ValueError, match="repeats >= 3"):
         metrics.noise_floor(sample, 100, repeats=2)
     with pytest.raises(ValueError, match="cannot divide"):
-        metrics.in_floor_units(torch.zeros(10, 2), lambda n, g: torch.zeros(n, 2))
+        metrics.in_floor_units(torch.zeros(100, 2), lambda n, g: torch.zeros(n, 2))

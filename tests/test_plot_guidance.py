@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 
 from minidiff import plot
@@ -40,3 +41,52 @@ def test_titles_state_what_was_drawn():
     assert fig.axes[1].get_title() == "ddim 2.50x"
     rows = plot.digit_rows({"w = 2": digits(10)})
     assert rows.axes[0].get_ylabel() == "w = 2"
+
+
+def image_columns(fig):
+    """Columns of images in each imshow of fig (8x8 digits, 1-pixel gaps: width = 9 cols - 1)."""
+    return [(im.get_array().shape[1] + 1) // 9 for ax in fig.axes for im in ax.get_images()]
+
+
+def test_digit_rows_wrap_at_ten_columns_and_fit_a_page():
+    # lesson 09 drew 40 digits in one row, 3,700 pixels wide, each digit a smudge
+    fig = plot.digit_rows({"w = 1": digits(40), "w = 3": digits(40)})
+    assert image_columns(fig) == [10, 10]
+    assert all(im.get_array().shape[0] == 4 * 9 - 1 for ax in fig.axes for im in ax.get_images())  # 4 lines each
+    width, height = fig.get_size_inches()
+    assert width <= plot._core.PAGE_WIDTH and height == pytest.approx(0.9 * 8)
+    short = plot.digit_rows({"w = 0": digits(6)})
+    assert image_columns(short) == [6] and short.get_size_inches()[0] < 7
+
+
+def test_no_image_grid_is_wider_than_ten():
+    assert image_columns(plot.guided_digits({"a": digits(64)}, ncols=32)) == [10]
+    assert image_columns(plot.guided_digits({"a": digits(100)}, ncols=0)) == [10]  # 0: a square grid
+
+
+def test_log_axes_are_labelled_plainly_at_1_2_5():
+    fig = plot.tradeoff([0, 1, 8], {"accuracy": [0.1, 0.9, 0.95], "Frechet / floor": [70.0, 3.0, 3.5],
+                                    "spread (real = 1)": [5.5, 1.6, 0.38]})
+    fig.canvas.draw()  # tick labels are made at drawing time
+    labels = [[t.get_text() for t in ax.get_yticklabels() if t.get_visible()] for ax in fig.axes[1:]]
+    assert labels == [["1", "2", "5", "10", "20", "50"], ["0.5", "1", "2", "5"]]
+    assert all(t.get_text() == "" for ax in fig.axes[1:] for t in ax.yaxis.get_minorticklabels())
+
+
+def test_grey_points_are_explained():
+    rows = plot.powered_rows({1.0: torch.rand(5, 5)}, {1.0: {"ddpm": points(0)}}, 4.0, background=points(1))
+    assert "grey" in rows._suptitle.get_text() and "whole mixture" in rows._suptitle.get_text()
+    bare = plot.powered_rows({1.0: torch.rand(5, 5)}, {1.0: {"ddpm": points(0)}}, 4.0)
+    assert bare._suptitle is None  # nothing grey, nothing to explain
+
+
+@pytest.mark.parametrize("span, labels", [((0.38, 5.5), ["0.5", "1", "2", "5"]),
+                                          ((0.9, 1.1), ["0.9", "1"]),
+                                          ((1e-5, 1e3), ["1e-05", "0.001", "0.1", "10", "1000"])])
+def test_plain_log_ticks_keep_3_to_7_plain_labels(span, labels):
+    fig, ax = plot.figure()
+    ax.set_yscale("log")
+    ax.plot([0, 1], span)
+    plot._core.plain_log_ticks(ax.yaxis, span)
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax.get_yticklabels() if t.get_visible()] == labels

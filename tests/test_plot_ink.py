@@ -40,11 +40,14 @@ def test_moment_decay_and_steps_plots_carry_the_numbers():
     fig = plot.moment_decay(ts, {"ring": [(1.0, 2.0), (0.6, 0.7), (0.37, 0.27)]}, n_points=600)
     left, right = fig.axes
     assert np.allclose(right.lines[-1].get_ydata(), 0.1)  # sqrt(6 / 600): the sampling-noise level
+    assert [t.get_text() for t in right.get_legend().get_texts()] == ["ring", "noise of 600 points"]  # named
     assert np.allclose(left.lines[1].get_ydata(), np.exp(-np.array(ts) / 2))  # the predicted line
     assert np.allclose(right.lines[1].get_ydata(), 2.0 * np.exp(-np.array(ts)))
     fig = plot.steps_and_distance([10, 100], {"equal steps": [3.0, 1.1], "rho = 2": [1.5, 0.9]})
     assert np.allclose(fig.axes[0].lines[1].get_ydata(), [1.5, 0.9])
-    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["equal steps", "rho = 2"]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["equal steps", "rho = 2", "noise floor"]
+    fig.canvas.draw()
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_visible()] == ["10", "20", "50", "100"]
     fig = plot.steps_and_distance([10, 100], {"a": [3.0, 1.1]}, {"a": [0.6, 0.2]}, data_std=0.15)
     right = fig.axes[1]
     assert np.allclose(right.lines[0].get_ydata(), [0.6, 0.2]) and np.allclose(right.lines[1].get_ydata(), 0.15)

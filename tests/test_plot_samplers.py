@@ -28,3 +28,15 @@ def test_every_sampler_has_a_colour_of_its_own():
     assert COLOURS["euler"] == COLOURS["ddim"]  # one sampler, two names
     others = [c for name, c in COLOURS.items() if name != "euler"]
     assert len(set(others)) == len(others)
+
+
+def test_grey_is_explained_and_the_floor_region_labelled():
+    x = torch.randn(50, 2, generator=torch.Generator().manual_seed(0))
+    assert plot.sample_panels({"a": x}, x)._suptitle.get_text() == "grey: samples of the true distribution"
+    assert plot.sample_panels({"a": x}, x, truth_label="the ring")._suptitle.get_text() == "grey: the ring"
+    assert plot.sample_panels({"a": x})._suptitle is None  # no grey, no caption
+    points = [nfe.Point("ddim", 5, 5, 5, 6.0), nfe.Point("ddim", 80, 80, 80, 0.95)]
+    fig = plot.quality_vs_nfe(points)
+    fig.canvas.draw()
+    # the default log labels were 10^0 and 10^1 only: nothing between the floor and ten times it
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_visible()] == ["1", "2", "5"]

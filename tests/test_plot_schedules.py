@@ -78,3 +78,12 @@ def test_other_figures_draw():
     with pytest.raises(ValueError, match="linear' or 'cosine"):
         ps.paper_table("ve")
     assert math.isclose(ps.paper_table("linear").alpha_bar(torch.tensor(1.0)).item(), 4.04e-5, rel_tol=0.01)
+
+
+def test_a_curve_lying_on_an_earlier_one_is_dashed_so_both_show():
+    # VPLinear is Ho's table to 1e-3: drawn solid under solid, the table's line was hidden
+    fig = plot.schedule_curves({"table": ps.paper_table("linear"), "VPLinear": VPLinear(), "VPCosine": VPCosine()})
+    for ax in fig.axes:
+        styles = [line.get_linestyle() for line in ax.get_lines() if not line.get_label().startswith("_")]
+        assert styles == ["-", "--", "-"]
+    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["table", "VPLinear", "VPCosine"]

@@ -42,3 +42,15 @@ def test_trajectories_draw_one_path_per_particle():
     fig = plot.trajectories(xs, list(range(20)), mixture(), k=7)
     assert len(fig.axes[1].get_lines()) == 7
     assert np.allclose(fig.axes[1].get_lines()[3].get_ydata(), xs[:, 3, 0].numpy())
+
+
+def test_samples_vs_truth_says_what_the_colours_are():
+    fig = plot.samples_vs_truth({"a": torch.randn(40, 2)}, mixture())
+    assert "red: the points" in fig._suptitle.get_text() and "log-density" in fig._suptitle.get_text()
+
+
+def test_titles_of_square_panels_stay_inside_the_figure():
+    # four aspect-equal panels: after one layout pass the titles stood 2 pixels above the figure's top
+    fig = plot.score_fields(mixture(), [0.0, 0.3, 1.0, 2.0])
+    fig.draw_without_rendering()  # one pass, as a PNG is drawn
+    assert all(ax.title.get_window_extent().y1 <= fig.bbox.height for ax in fig.axes)

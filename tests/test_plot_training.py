@@ -35,3 +35,4 @@ def test_samples_over_truth_draws_each_panel_over_its_own_truth():
     grey, blue = fig.axes[0].collections
     assert np.allclose(grey.get_offsets(), truth.numpy()) and np.allclose(blue.get_offsets(), x.numpy())
     assert np.allclose(fig.axes[1].collections[1].get_offsets(), truth.numpy())
+    assert "grey: samples of the truth" in fig._suptitle.get_text()  # the colours say which is which

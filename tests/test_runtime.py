@@ -47,3 +47,32 @@ def test_device_name_says_which_card(monkeypatch):
     assert device_name("cpu") == "cpu" and device_name(torch.device("mps")) == "mps"
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
     assert device_name(torch.device("cuda", 0)) == "cuda (NVIDIA H200)"
+
+
+def test_pick_device_refuses_a_device_that_is_not_here_and_names_those_that_are(monkeypatch):
+    # before: the scripts failed deep inside torch ("Torch not compiled with CUDA enabled", ...)
+    from minidiff.runtime import device_arg, pick_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert pick_device("cpu") == torch.device("cpu") and pick_device(None) == torch.device("cpu")
+    for name in ("cuda", "mps", "cuda:0", "gpu"):
+        with pytest.raises(ValueError, match=f"device '{name}' is not available here; the devices present are cpu. "
+                                             "Use --device cpu"):
+            pick_device(name)
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError, match="devices present are cpu"):
+        device_arg("mps")
+
+
+def test_pick_device_knows_how_many_cards_there_are(monkeypatch):
+    from minidiff.runtime import pick_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert pick_device("cuda") == torch.device("cuda") and pick_device("cuda:1") == torch.device("cuda", 1)
+    with pytest.raises(ValueError, match="device 'cuda:2' is not available here; the devices present are "
+                                         "cpu, cuda, cuda:1"):
+        pick_device("cuda:2")

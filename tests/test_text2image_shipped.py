@@ -46,7 +46,7 @@ def test_snapshots_are_earlier_weights_of_the_same_network(shipped):
 def _adherence(shipped, split, w, seed=0):
     model, tok, reader = shipped
     prompts = S.prompt_set(split, 8, seed=9)
-    return text2image.prompt_adherence(model, tok, reader, prompts, w, per_prompt=4, steps=20,
+    return text2image.prompt_adherence(model, tok, reader, prompts, n=4, w=w, steps=20,
                                        generator=torch.Generator().manual_seed(seed))
 
 
@@ -84,6 +84,6 @@ def test_the_transformer_binds_colours_that_the_bag_of_words_cannot():
     got = {}
     for name in ("scenes", "scenes_bag"):
         model, tok = pretrained.load_text2image(name)
-        got[name] = text2image.prompt_adherence(model, tok, reader, prompts, 3.0, per_prompt=2, steps=20,
+        got[name] = text2image.prompt_adherence(model, tok, reader, prompts, n=2, w=3.0, steps=20,
                                                 generator=torch.Generator().manual_seed(0))
     assert got["scenes"] - got["scenes_bag"] >= 0.3, got

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from minidiff import scenes as S
-from minidiff.nets.text_unet import CrossAttention, TextUNet
+from minidiff.nets.text_unet import CrossAttention, EncodedText, TextUNet
 from minidiff.text import PAD, Tokenizer
 
 TOK = Tokenizer(S.vocabulary())
@@ -138,6 +138,30 @@ def test_bag_of_words_text_unet_also_runs():
     assert not torch.allclose(net(x, t, a), net(x, t, TOK(["a gold boat"] * 2)), atol=1e-5)
     # no order: captions with the same words give the same output, up to float32 summation order
     assert torch.allclose(net(x, t, a), net(x, t, b), atol=1e-5)
+
+
+def test_captions_encoded_once_give_the_same_numbers_as_ids():
+    # what a sampler does: read the captions once (encode), then pass the result at every step
+    net = tiny()
+    x, t, ids = torch.randn(3, 3, 8, 8), torch.full((3,), 0.5), TOK(["a red can", "a gold fish", ""])
+    text = net.encode(ids)
+    assert isinstance(text, EncodedText) and text.context.shape == (3, 20, 16)
+    assert torch.equal(text.mask, ids != PAD)
+    assert torch.equal(net(x, t, text), net(x, t, ids))
+    one = net.encode(ids[:1])  # one caption for a whole batch: rows(n) repeats it
+    assert torch.equal(net(x, t, one.rows(3)), net(x, t, ids[:1].expand(3, -1)))
+    both = text.cat(one.rows(3))
+    assert both.context.shape == (6, 20, 16) and torch.equal(both.mask[3:], one.mask.expand(3, -1))
+
+
+def test_encoded_captions_of_another_batch_are_refused():
+    net = tiny()
+    x, t = torch.randn(3, 3, 8, 8), torch.full((3,), 0.5)
+    text = net.encode(TOK(["a red can", "a gold fish"]))
+    with pytest.raises(ValueError, match=r"cond holds 2 encoded captions for a batch of 3; encode one per sample"):
+        net(x, t, text)
+    with pytest.raises(ValueError, match=r"EncodedText: 2 captions for a batch of 3; encode one caption, or one"):
+        text.rows(3)
 
 
 def test_bad_inputs_are_refused():

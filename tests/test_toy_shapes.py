@@ -2,12 +2,14 @@
 scaling, exact cell probabilities, points on the right curves, uniform where uniform is claimed."""
 
 import math
+import pathlib
+import re
 
 import pytest
 import torch
 from scipy import stats
 
-from minidiff import toy
+from minidiff import metrics, toy
 
 # Every statistical test uses a fixed seed and rejects at p < 1e-6: a correct sampler would fail one
 # in a million seeds, while each alternative below is rejected by a wide margin.
@@ -98,19 +100,20 @@ def test_two_pixel_images_type_device_and_seed(device):
 
 # --- 2-D shapes ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("sampler", [toy.moons, toy.spirals, toy.checkerboard])
-def test_seed_device_dtype_and_scale(sampler, device):
-    a = sampler(2000, generator=torch.Generator().manual_seed(3), device=device)
-    b = sampler(2000, generator=torch.Generator().manual_seed(3), device=device)
-    c = sampler(2000, generator=torch.Generator().manual_seed(4), device=device)
+@pytest.mark.parametrize("shape", [toy.moons, toy.spirals, toy.checkerboard])
+def test_seed_device_dtype_and_scale(shape, device):
+    sample = shape().sample
+    a = sample(2000, generator=torch.Generator().manual_seed(3), device=device)
+    b = sample(2000, generator=torch.Generator().manual_seed(3), device=device)
+    c = sample(2000, generator=torch.Generator().manual_seed(4), device=device)
     assert a.shape == (2000, 2) and a.dtype == torch.float32 and a.device.type == device.type
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert a.abs().max() < 3.0  # the scale of ring(radius=2)
-    assert sampler(0).shape == (0, 2)
+    assert sample(0).shape == (0, 2)
 
 
 def test_moons_without_noise_lie_on_their_arcs():
-    x = toy.moons(20_001, noise=0.0, generator=torch.Generator().manual_seed(5)).double()
+    x = toy.moons(noise=0.0).sample(20_001, generator=torch.Generator().manual_seed(5)).double()
     (c1, c2), r = torch.tensor(toy.MOON_CENTRES, dtype=torch.float64), toy.MOON_RADIUS
     upper = ((x - c1).norm(dim=1) - r).abs() < 1e-5
     lower = ((x - c2).norm(dim=1) - r).abs() < 1e-5
@@ -134,7 +137,7 @@ def _distance_to_arc(x, centre, upper: bool):
 
 def test_moons_noise_has_the_stated_size():
     noise, n = 0.05, 40_000
-    x = toy.moons(n, noise=noise, generator=torch.Generator().manual_seed(6)).double()
+    x = toy.moons(noise=noise).sample(n, generator=torch.Generator().manual_seed(6)).double()
     (c1, c2) = torch.tensor(toy.MOON_CENTRES, dtype=torch.float64)
     dist = torch.minimum(_distance_to_arc(x, c1, True), _distance_to_arc(x, c2, False))
     # The distance to the curve is |radial part of the noise| ~ |N(0, noise^2)| up to curvature
@@ -145,7 +148,7 @@ def test_moons_noise_has_the_stated_size():
 
 
 def test_spirals_without_noise_lie_on_the_curve():
-    x = toy.spirals(20_000, noise=0.0, generator=torch.Generator().manual_seed(7)).double()
+    x = toy.spirals(noise=0.0).sample(20_000, generator=torch.Generator().manual_seed(7)).double()
     r = x.norm(dim=1)
     theta_max = 2 * math.pi * toy.SPIRAL_TURNS
     theta = r / toy.SPIRAL_RADIUS * theta_max  # where r = R theta / theta_max puts each point
@@ -168,7 +171,7 @@ def _checker_cells(x, size=4.0, squares=4, sub=4):
 
 def test_checkerboard_is_uniform_on_the_dark_squares():
     n = 100_000
-    x = toy.checkerboard(n, generator=torch.Generator().manual_seed(8))
+    x = toy.checkerboard().sample(n, generator=torch.Generator().manual_seed(8))
     assert (x.abs() <= 2.0).all()
     square = ((x + 2.0).floor()).long()  # (N, 2): column, row of the 1 x 1 square
     assert ((square.sum(1) % 2) == 0).all(), "a point landed on a light square"
@@ -187,8 +190,57 @@ def test_checkerboard_is_uniform_on_the_dark_squares():
 
 def test_shapes_reject_bad_input():
     with pytest.raises(ValueError, match="noise must be"):
-        toy.moons(10, noise=-0.1)
-    with pytest.raises(ValueError, match="n must be"):
-        toy.spirals(-1)
+        toy.moons(noise=-0.1)
+    with pytest.raises(ValueError, match="n must be a non-negative int, got -1"):
+        toy.spirals().sample(-1)
     with pytest.raises(ValueError, match="even int"):
-        toy.checkerboard(10, squares=3)
+        toy.checkerboard(squares=3)
+    # the old call form draws nothing silently: it says how to draw now
+    with pytest.raises(TypeError, match=r"toy.moons\(\) takes no n: it returns the data set, as toy.ring\(\) does; "
+                                        r"draw points with toy.moons\(\).sample\(1000, generator=g\)"):
+        toy.moons(1000)
+    with pytest.raises(TypeError, match=r"toy.checkerboard\(\).sample\(10, generator=g\)"):
+        toy.checkerboard(10)
+
+
+# --- one shape for every 2-D data set ---------------------------------------------------------------
+
+DATA_SETS = {"ring": toy.ring, "grid": toy.grid, "two_modes": toy.two_modes, "moons": toy.moons,
+             "spirals": toy.spirals, "checkerboard": toy.checkerboard,
+             "labelled_mixture": lambda: toy.labelled_mixture().gm, "two_pixel_mixture": toy.two_pixel_mixture}
+
+
+def _readme_opening() -> str:
+    """The README script's lines up to the training data: imports, seed, truth, x0."""
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", readme[readme.index("truth = toy.ring()") - 2000:], re.S).group(1)
+    lines = code.splitlines()
+    return "\n".join(lines[:next(i for i, line in enumerate(lines) if line.startswith("x0 = truth.sample")) + 1])
+
+
+@pytest.mark.parametrize("name", DATA_SETS)
+def test_every_2d_data_set_drops_into_the_readme_script(name):
+    opening = _readme_opening()
+    assert "truth = toy.ring()" in opening
+    space = {}
+    exec(opening.replace("toy.ring()", f"DATA_SETS[{name!r}]()"), {"DATA_SETS": DATA_SETS}, space)
+    x0, truth = space["x0"], space["truth"]
+    assert x0.shape == (20_000, 2) and x0.dtype == torch.float32 and x0.isfinite().all()
+    assert truth.dim == 2
+    # the same seed draws the same points; the truth stands in for its sampler in the floor measures
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(truth.sample(300, generator=g), truth.sample(300, torch.Generator().manual_seed(0)))
+    units = metrics.in_floor_units(truth.sample(400, g), truth, generator=g)
+    assert 0.4 < units < 2.5, units  # exact samples: about 1
+
+
+# Sums and absolute sums of 1,000 points at seed 0, from the functions the lessons called before the
+# data sets became objects (toy.moons(1000, generator=g)): the lessons' numbers must not move.
+OLD_SUMS = {"moons": (18.21639680536464, 1843.8982837158255), "spirals": (-14.347070668824017, 2117.202375884168),
+            "checkerboard": (6.511823654174805, 2045.8522810935974)}
+
+
+@pytest.mark.parametrize("name", OLD_SUMS)
+def test_the_shapes_draw_the_old_samplers_numbers(name):
+    x = getattr(toy, name)().sample(1000, generator=torch.Generator().manual_seed(0)).double()
+    assert (x.sum().item(), x.abs().sum().item()) == pytest.approx(OLD_SUMS[name], rel=1e-6)

@@ -192,7 +192,7 @@ def test_ddpm_step_slider_redraws_and_labels():
 
 def test_steps_slider_resamples_and_relabels():
     schedule = schedules.VPLinear()
-    ui = widgets.steps_explorer(exact.mixture_denoiser(RING, schedule), schedule, RING, n=300, steps=2,
+    ui = widgets.steps_explorer(exact.mixture_denoiser(RING, schedule), schedule, RING, n=500, steps=2,
                                 max_steps=20)
     before, label = ui.image.value, ui.label.value
     assert before[:8] == PNG and label.startswith("steps = 2:") and "heun 3 NFE" in label

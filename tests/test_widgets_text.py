@@ -54,7 +54,7 @@ def test_the_samples_are_the_library_s(parts):
     ui = explorer(parts, w=2.0, seed=4)
     (images, hits), = ui.cache.values()
     model, tok, reader = parts
-    expected = text2image.sample(model, tok, [scenes.GOLDFISH_PROMPT] * 2, 2.0, 2,
+    expected = text2image.sample(model, tok, scenes.GOLDFISH_PROMPT, n=2, w=2.0, steps=2,
                                  generator=torch.Generator().manual_seed(4))
     torch.testing.assert_close(images, expected)
     assert f": {hits} of 2 samples" in ui.label.value
@@ -108,7 +108,7 @@ def test_with_a_decoder_the_samples_are_decoded_latents():
     vae.scale.fill_(0.5)
     ui = widgets.prompt_explorer(model, tok, pretrained.load_scene_reader(), n=2, steps=2, seed=1, decoder=vae)
     (images, _), = ui.cache.values()
-    expected = text2image.sample(model, tok, [scenes.GOLDFISH_PROMPT] * 2, 3.0, 2,
+    expected = text2image.sample(model, tok, scenes.GOLDFISH_PROMPT, n=2, w=3.0, steps=2,
                                  generator=torch.Generator().manual_seed(1), decoder=vae)
     assert images.shape == (2, 3, 24, 24)  # tests/test_latent.py checks sample's decoding by hand
     torch.testing.assert_close(images, expected)

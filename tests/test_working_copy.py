@@ -86,3 +86,50 @@ def test_git_attributes_name_the_filter_for_the_lessons():
     assert "notebooks/*.ipynb filter=strip-outputs" in text
     assert "filter.strip-outputs.clean" in (ROOT / "Makefile").read_text()
     assert "lab/" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_fresh_before_the_working_copy_exists_makes_it(tmp_path, capsys):
+    # before: FileNotFoundError (lab/ missing) from shutil.copyfile
+    course, work = tmp_path / "notebooks", tmp_path / "lab"
+    course.mkdir()
+    _lesson(course / "03_c.ipynb", "a = 1")
+    _lesson(course / "04_d.ipynb", "b = 1")
+    assert working_copy.fresh(course, work, "03") == ""  # nothing of the learner's to keep
+    assert "did not exist yet: created it" in capsys.readouterr().err
+    assert sorted(p.name for p in work.glob("*.ipynb")) == ["03_c.ipynb", "04_d.ipynb"]
+    assert working_copy.sync(course, work) == ([], [])
+
+
+@pytest.mark.parametrize("broken", ["{\"03_c.ipynb\": \"ab", "[1, 2]", "\xff\xfe"])
+def test_a_broken_bookkeeping_file_is_set_aside_and_rebuilt(tmp_path, capsys, broken):
+    # before: json.JSONDecodeError, and `make lab` stopped before opening the lab
+    course, work = tmp_path / "notebooks", tmp_path / "lab"
+    course.mkdir()
+    _lesson(course / "03_c.ipynb", "a = 1")
+    _lesson(course / "04_d.ipynb", "b = 1")
+    working_copy.sync(course, work)
+    (work / "04_d.ipynb").write_text("my own edits")
+    (work / ".origin.json").write_bytes(broken.encode("latin-1"))
+    assert working_copy.sync(course, work) == ([], [])
+    err = capsys.readouterr().err
+    assert "lab/.origin.json could not be read" in err and "kept as .origin.json.broken and rebuilt" in err
+    assert "lessons you have changed (04_d.ipynb)" in err
+    assert (work / ".origin.json.broken").read_bytes() == broken.encode("latin-1")
+    assert (work / "04_d.ipynb").read_text() == "my own edits"
+    _lesson(course / "03_c.ipynb", "a = 2")  # a course update to an unchanged copy: noticed after the rebuild
+    assert working_copy.sync(course, work) == ([], ["03_c.ipynb"])
+    (work / ".origin.json").write_text("not json")
+    assert working_copy.fresh(course, work, "03") == "03_c.mine.ipynb"  # --fresh with a broken file works too
+    assert "could not be read" in capsys.readouterr().err
+
+
+def test_make_lab_opens_whatever_the_bookkeeping_file_holds(tmp_path):
+    course, work = tmp_path / "notebooks", tmp_path / "lab"
+    course.mkdir()
+    _lesson(course / "00_a.ipynb", "x = 1")
+    work.mkdir()
+    (work / ".origin.json").write_text("{truncated")
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "working_copy.py"), "--course", str(course),
+                           "--work", str(work)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "copied 1 lesson(s)" in done.stdout and "could not be read" in done.stderr

@@ -7,7 +7,7 @@ snr, log_snr, the derivatives, t_from_log_snr) follows from those two, and you m
 them with an exact formula, as VPCosine does. The grader checks what every variance-preserving
 schedule must satisfy and then measures yours against VPCosine on the 8-Gaussian ring:
 
-    pytest homework/01_schedule
+    make homework ASSIGNMENT=01_schedule
 
 A suggestion, if you want one: the sigmoid schedule (Jabri et al. 2022, "Scalable adaptive computation
 for iterative generation", section 3.2; Chen 2023, "On the importance of noise scheduling for diffusion

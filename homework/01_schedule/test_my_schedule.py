@@ -1,7 +1,7 @@
 """Grader of homework 1 (my_schedule.py): is MySchedule a correct variance-preserving schedule, and
 how does it compare with VPCosine on the 8-Gaussian ring?
 
-    pytest homework/01_schedule            (MINIDIFF_FAST=1: smaller measurements, a few seconds)
+    make homework ASSIGNMENT=01_schedule     (MINIDIFF_FAST=1: smaller measurements, a few seconds)
 
 A correct schedule passes whether or not it beats the cosine one; the comparison is printed at the end.
 """
@@ -35,11 +35,27 @@ def schedule(mine):
     return attempt("MySchedule()", mine.MySchedule)
 
 
+_FEW = torch.linspace(0, 1, 7, dtype=torch.float64)  # the first look at a method's shape: too few to cost anything
+
+
+def _shapes_first(schedule) -> None:
+    """alpha and sigma give one value per time, checked on 7 times before any check works with them: an alpha
+    of shape (N, 1) would broadcast against (N,) into (N, N) arrays, and a search over them into gigabytes."""
+    for name in ("alpha", "sigma"):
+        _values(schedule, name, _FEW)
+
+
 def _values(schedule, name: str, t) -> torch.Tensor:
+    if name not in ("alpha", "sigma"):
+        _shapes_first(schedule)  # everything else is computed from these two
     out = attempt(f"MySchedule.{name}(t)", getattr(schedule, name), t)
     if not isinstance(out, torch.Tensor):
         fail(f"MySchedule.{name}(t) returned a {type(out).__name__}, not a tensor: compute it with torch "
              f"functions of t (torch.sqrt, torch.sigmoid, ...)")
+    if isinstance(t, torch.Tensor) and out.shape != t.shape:
+        fail(f"MySchedule.{name}(t) for t of shape {tuple(t.shape)} has shape {tuple(out.shape)}: give one value per "
+             "time, shaped like t (elementwise torch functions of t; no [..., None], no loops over a fixed size). "
+             "Nothing more is checked with the wrong shape")
     if isinstance(t, torch.Tensor) and out.dtype != t.dtype:
         fail(f"MySchedule.{name}(t) for a {t.dtype} t returned {out.dtype}: build it from t with torch functions "
              "(a torch.tensor(...) made inside the method has the default dtype); samplers compute their "
@@ -55,10 +71,7 @@ def test_alpha_and_sigma_are_tensors_like_t(schedule):
     for name in ("alpha", "sigma"):
         for dtype in (torch.float32, torch.float64):
             t = torch.linspace(0, 1, 7, dtype=dtype)
-            out = _values(schedule, name, t)
-            if out.shape != t.shape:
-                fail(f"MySchedule.{name}(t) for t of shape {tuple(t.shape)} has shape {tuple(out.shape)}: give one "
-                     "value per time (elementwise torch functions of t, no loops over a fixed size)")
+            _values(schedule, name, t)  # checks the shape
         scalar = _values(schedule, name, 0.5)  # the base class turns a number into a 0-d tensor
         if scalar.ndim != 0:
             fail(f"MySchedule.{name}(0.5) has shape {tuple(scalar.shape)}, expected a 0-d tensor (one time in, "
@@ -174,6 +187,7 @@ def test_t_from_log_snr_inverts_log_snr(schedule):
 
 
 def test_samplers_run_on_it(schedule):
+    _shapes_first(schedule)
     gm = toy.ring()
     model = exact.mixture_denoiser(gm, schedule)
     g = torch.Generator().manual_seed(0)

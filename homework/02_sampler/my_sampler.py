@@ -6,7 +6,7 @@ Write another second-order solver of the probability-flow ODE as a sampler with 
 and contract (the docstring of minidiff/samplers.py), so that everything that runs a minidiff sampler
 can run yours:
 
-    pytest homework/02_sampler
+    make homework ASSIGNMENT=02_sampler
 
 Some choices (any second-order method passes):
 - the explicit midpoint rule on the ODE that samplers.heun solves, dy/ds = eps_hat(x, t) in

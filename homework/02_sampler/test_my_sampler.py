@@ -2,10 +2,11 @@
 network calls, take any model minidiff's samplers take, and converge like a second-order method? Then
 its quality on the NFE benchmark (the 8-Gaussian ring, exact denoiser) beside minidiff's samplers.
 
-    pytest homework/02_sampler             (MINIDIFF_FAST=1: smaller measurements, a few seconds)
+    make homework ASSIGNMENT=02_sampler      (MINIDIFF_FAST=1: smaller measurements, a few seconds)
 """
 
 import inspect
+import itertools
 import math
 
 import pytest
@@ -55,7 +56,9 @@ def _steps(mine, model, x, ts, schedule=SCHEDULE, what="my_sampler(model, x, ts,
                        "after each step (and return nothing), as every minidiff sampler does, so that lessons can "
                        "draw the path")
         else:
-            steps, message = list(out), None
+            # At most one Step more than the grid has steps: a sampler that never stops yielding is told so
+            # (below) rather than filling the memory.
+            steps, message = list(itertools.islice(out, len(ts))), None
     except passthrough:
         raise
     except AttributeError as err:
@@ -64,10 +67,26 @@ def _steps(mine, model, x, ts, schedule=SCHEDULE, what="my_sampler(model, x, ts,
         message = explain(what, err)
     if message is not None:
         fail(message)
+    if len(steps) >= len(ts):
+        fail(f"my_sampler yielded more than {len(ts) - 1} Steps on a grid of {len(ts)} times: one Step per step, "
+             "from ts[0] down to ts[-1], then stop")
     for k, step in enumerate(steps):
         if not isinstance(step, samplers.Step):
             fail(f"my_sampler yielded a {type(step).__name__} at step {k + 1}: yield "
                  "samplers.Step(t=..., x=..., x0=...)")
+        # The shape before any use: an (N, 1) or (N, N) x would broadcast in the checks below.
+        if not isinstance(step.x, torch.Tensor) or step.x.shape != x.shape:
+            fail(f"Step {k + 1}'s x must be a tensor shaped like the start {tuple(x.shape)}, got "
+                 f"{tuple(step.x.shape) if isinstance(step.x, torch.Tensor) else type(step.x).__name__}")
+    return steps
+
+
+def _steps_for(mine, budget: int) -> int:
+    """steps_for_nfe(budget), checked to be a whole number of steps from 1 to budget before a grid is made of it."""
+    steps = attempt(f"steps_for_nfe({budget})", mine.steps_for_nfe, budget)
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= max(budget, 1):
+        fail(f"steps_for_nfe({budget}) = {steps!r}: it must be a whole number (an int) of steps from 1 to {budget}, "
+             "since every step makes at least one network call")
     return steps
 
 
@@ -143,9 +162,7 @@ def test_checks_its_grid(mine, ring64):
 def test_counts_its_network_calls(mine, ring64):
     x = _start(20)
     for budget in (1, 2, 6, 10, 11, 20):
-        steps = attempt(f"steps_for_nfe({budget})", mine.steps_for_nfe, budget)
-        if not isinstance(steps, int) or steps < 1:
-            fail(f"steps_for_nfe({budget}) = {steps!r}: it must be a whole number of steps, at least 1")
+        steps = _steps_for(mine, budget)
         if budget < 2:
             continue  # one call may be less than one step of a two-call method
         calls = []
@@ -160,7 +177,7 @@ def test_counts_its_network_calls(mine, ring64):
         if calls[1] <= budget:
             fail(f"steps_for_nfe({budget}) = {steps}, but {steps + 1} steps also fit in {budget} calls (they made "
                  f"{calls[1]}): give the most steps the budget allows, or the benchmark shortchanges your sampler")
-    measured(__file__, f"network calls: steps_for_nfe(20) = {mine.steps_for_nfe(20)} steps")
+    measured(__file__, f"network calls: steps_for_nfe(20) = {_steps_for(mine, 20)} steps")
 
 
 def test_never_calls_the_model_at_t_0(mine):
@@ -193,7 +210,7 @@ def _guided_models():
 
 def test_takes_guidance_wrappers(mine):
     x = _start(50, seed=2)
-    steps = attempt("steps_for_nfe(40)", mine.steps_for_nfe, 40)
+    steps = _steps_for(mine, 40)
     for name, model in _guided_models().items():
         out = _final(mine, model, x, schedules.karras_grid(steps, SCHEDULE), what=f"my_sampler with a {name} wrapper")
         fine_grid = schedules.karras_grid(minidiff.by_mode(full=200, fast=60), SCHEDULE)
@@ -215,7 +232,7 @@ def test_second_order(mine, ring64):
     used, errors = [], []
     for budget in budgets:
         counted = samplers.CountCalls(ring64)
-        out = _final(mine, counted, x, schedules.karras_grid(mine.steps_for_nfe(budget), SCHEDULE))
+        out = _final(mine, counted, x, schedules.karras_grid(_steps_for(mine, budget), SCHEDULE))
         used.append(counted.calls)
         errors.append((out - fine).norm(dim=1).mean().item())
     if not all(math.isfinite(e) and e > 0 for e in errors):
@@ -250,7 +267,7 @@ def test_quality_on_the_nfe_benchmark(mine):
     references = [gm.sample(n, g) for _ in range(runs)]
     rows = {}
     for budget in (10, 20):
-        outs = [_final(mine, model, x, schedules.karras_grid(mine.steps_for_nfe(budget), SCHEDULE)) for x in starts]
+        outs = [_final(mine, model, x, schedules.karras_grid(_steps_for(mine, budget), SCHEDULE)) for x in starts]
         rows.setdefault("yours", []).append(nfe.quality(outs, references, floor))
         for name in ("ddim", "heun", "dpm_solver_pp"):
             ts = schedules.karras_grid(nfe.steps_for_nfe(name, budget), SCHEDULE)

@@ -9,7 +9,7 @@ so that scenes with only the six old objects come out exactly as minidiff's own 
 same style. The grader checks all of that, and whether a simple reader can tell your object from
 the six:
 
-    pytest homework/03_scene_object
+    make homework ASSIGNMENT=03_scene_object
 
 minidiff.scenes has no way to take a seventh sprite (yet), so build on its pieces: SIZE, CENTRES, RGB,
 SPRITES, OBJECTS, Scene, Thing, render, caption, parse, words, and, for the background,

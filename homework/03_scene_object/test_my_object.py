@@ -2,7 +2,7 @@
 24 x 24 renderer can draw, are the six old objects drawn and captioned exactly as before, and can a
 simple reader tell the new one from them?
 
-    pytest homework/03_scene_object
+    make homework ASSIGNMENT=03_scene_object
 """
 
 import itertools

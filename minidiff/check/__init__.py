@@ -1,7 +1,9 @@
 """Exercise checkers, one function per exercise: `check.<exercise>(your_function)`.
 
 Each returns a `Feedback` that shows as one line in the notebook: correct, wrong (with what is
-wrong), or not attempted yet. Checkers never raise, so a lesson always runs to the end.
+wrong), or not attempted yet. Checkers never raise, so a lesson always runs to the end: an error in
+your function is reported with its line, and a call that runs past 20 s (an endless loop) is stopped
+and reported with the line it was running (limits.py).
 """
 
 from ._core import Feedback, Mistake, check_function

@@ -3,16 +3,29 @@
 A checker runs the learner's function on a few fixed cases, compares with a reference, and when
 the answer is wrong, compares it with the typical mistakes (each a function that makes that
 mistake on purpose) so that it can say which one it was. It never raises: a notebook with an
-unsolved or broken exercise still runs to the end.
+unsolved or broken exercise still runs to the end. Each call of the learner's function has a time
+limit, LIMIT_S, and its errors are reported with the line of the learner's code they came from.
 """
 
+import os
+import sysconfig
+import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
 
+from .limits import TimeLimitError, TimeUp, time_limit
+
 CORRECT, WRONG, NOT_ATTEMPTED, ERROR = "correct", "wrong", "not attempted", "error"
 _MARK = {CORRECT: "[ok]", WRONG: "[wrong]", NOT_ATTEMPTED: "[todo]", ERROR: "[error]"}
+
+# Seconds one call of the learner's function may take. Measured: the 1,033 calls of tests/test_check_*.py
+# (right and wrong answers to every exercise) take at most 0.12 s each on a busy 2-core CPU; 20 s leaves
+# a margin of over 100x for a slow machine, many torch threads and a slow but correct answer, and stops
+# an endless loop with a message instead of a notebook cell that never finishes.
+LIMIT_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,42 @@ def _clone(args: Sequence) -> tuple:
     return tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
 
 
+# Frames in these folders are not the learner's: minidiff itself, the standard library, installed packages.
+_LIBRARY = tuple({str(Path(__file__).resolve().parents[1])} | {str(Path(p).resolve()) for k, p in
+                  sysconfig.get_paths().items() if k in ("stdlib", "platstdlib", "purelib", "platlib")})
+_LIBRARY = tuple(os.path.join(p, "") for p in _LIBRARY)  # with the separator: minidiff/, not minidiff_extra
+
+
+def learner_frame(err: BaseException):
+    """The innermost frame of err's traceback in the learner's code (a notebook cell, their file), or None."""
+    frames = traceback.extract_tb(err.__traceback__)
+    mine = [f for f in frames if not str(Path(f.filename).resolve()).startswith(_LIBRARY)]
+    return mine[-1] if mine else None
+
+
+def where(err: BaseException) -> str:
+    """' (in fn, line 3: `x = y @ z`)' for the learner's frame of err, or '' when there is none."""
+    frame = learner_frame(err)
+    if frame is None:
+        return ""
+    code = f": `{frame.line.strip()}`" if frame.line and frame.line.strip() else ""
+    return f" (in {frame.name}, line {frame.lineno}{code})"
+
+
+def run_learner(fn: Callable, args: Sequence):
+    """fn(*args) within LIMIT_S seconds; a TimeLimitError that names the function and the limit otherwise."""
+    expired = None
+    try:
+        with time_limit(LIMIT_S) as expired:
+            return fn(*args)
+    except TimeUp as err:
+        if type(err) is not expired:  # an enclosing limit's, not ours
+            raise
+        message = (f"your function did not finish within {LIMIT_S:g} s{where(err)}; a right answer takes well "
+                   "under a second. Look for a loop that never ends (a `while` whose condition never changes).")
+    raise TimeLimitError(message)  # outside the except: no chained traceback
+
+
 def _close(a: torch.Tensor, b: torch.Tensor, rtol: float, atol: float) -> bool:
     return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
 
@@ -70,12 +119,14 @@ def check_function(
     for args in cases:
         expected = torch.as_tensor(reference(*_clone(args)))
         try:
-            out = fn(*_clone(args))
+            out = run_learner(fn, _clone(args))
         except NotImplementedError:
             return Feedback(exercise, NOT_ATTEMPTED,
                             "not attempted yet: replace `raise NotImplementedError` with your code.")
+        except TimeLimitError as err:
+            return Feedback(exercise, ERROR, f"{err}")
         except Exception as err:  # the learner's bug, reported rather than raised
-            return Feedback(exercise, ERROR, f"your function raised {type(err).__name__}: {err}")
+            return Feedback(exercise, ERROR, f"your function raised {type(err).__name__}: {err}{where(err)}")
         if out is None:
             return Feedback(exercise, ERROR, "your function returned None: did you forget `return`?")
         try:

@@ -13,7 +13,8 @@ import re
 import torch
 import torch.nn.functional as F
 
-from ._core import CORRECT, ERROR, NOT_ATTEMPTED, WRONG, Feedback, Mistake, _as_tensor, _clone, check_function
+from ._core import (CORRECT, ERROR, NOT_ATTEMPTED, WRONG, Feedback, Mistake, _as_tensor, _clone, check_function,
+                    run_learner)
 from .choices import TODO, _rng_kept, number
 
 
@@ -199,7 +200,7 @@ def _encode_diagnosis(fn, cases, fb: Feedback) -> Feedback:
     vae, x = cases[0]
     try:
         with torch.no_grad():
-            a, b = (_as_tensor(fn(*_clone((vae, x))), x) for _ in range(2))
+            a, b = (_as_tensor(run_learner(fn, _clone((vae, x))), x) for _ in range(2))
     except Exception:
         return fb
     if a.shape == b.shape and not torch.allclose(a, b):
@@ -370,7 +371,7 @@ def scale_factor(answer, vae=None, x=None) -> Feedback:
     if fb.status != WRONG or fb.message in {m.hint for m in SCALE_MISTAKES} or fb.message.startswith("wrong shape"):
         return fb
     try:  # a measurement on samples: random, so it can only be recognised roughly
-        got = [float(torch.as_tensor(guarded(*_clone(c)))) for c in cases[:2]]
+        got = [float(torch.as_tensor(run_learner(guarded, _clone(c)))) for c in cases[:2]]
     except Exception:
         return fb
     for scaled in (False, True):  # samples of q(z | x), or vae.latents(x, sample=True) with its scale

@@ -7,7 +7,8 @@ import re
 
 import torch
 
-from ._core import CORRECT, ERROR, NOT_ATTEMPTED, WRONG, Feedback, Mistake, _as_tensor, _clone, check_function
+from ._core import (CORRECT, ERROR, NOT_ATTEMPTED, WRONG, Feedback, Mistake, _as_tensor, _clone, check_function,
+                    run_learner)
 from .choices import _rng_kept
 from .guidance import cfg_mistakes
 
@@ -19,7 +20,7 @@ def _outputs(fn, cases, reference) -> list:
     outs = []
     for args in cases:
         try:
-            outs.append(_as_tensor(fn(*_clone(args)), torch.as_tensor(reference(*_clone(args)))))
+            outs.append(_as_tensor(run_learner(fn, _clone(args)), torch.as_tensor(reference(*_clone(args)))))
         except Exception:
             break
     return outs
@@ -81,7 +82,7 @@ def _tokenise_error(fn, cases, fb: Feedback) -> Feedback:
     """A KeyError on a word is a splitting or lower-casing mistake: say which."""
     for args in cases:
         try:
-            fn(*_clone(args))
+            run_learner(fn, _clone(args))
         except KeyError as err:
             key, caption = (err.args[0] if err.args else ""), args[0]
             if isinstance(key, str) and key != key.lower() and key.lower() in args[1]:

@@ -14,15 +14,15 @@ import statistics
 
 import torch
 
+from ..checkpoints import load
 from ..data import DATA_DIR
+from ..nets import _checks
 from ..nets.classifier import DigitClassifier, NoisyDigitClassifier
 
 
 def load_classifier(size: int, device=None, noisy: bool = False) -> DigitClassifier | NoisyDigitClassifier:
     """The shipped classifier for 8x8 or 28x28 digits (data/classifier{size}.pt), in eval mode; with
     noisy=True the noise-aware one for classifier guidance, clf(x_t, t) (data/noisy_classifier{size}.pt)."""
-    from ..train import load  # the one checkpoint reader; imported here to keep this module light
-
     if size not in (8, 28):
         raise ValueError(f"load_classifier: size must be 8 or 28, got {size!r}")
     cls = NoisyDigitClassifier if noisy else DigitClassifier
@@ -30,25 +30,14 @@ def load_classifier(size: int, device=None, noisy: bool = False) -> DigitClassif
     if not path.exists():
         flag = " --noisy" if noisy else ""
         raise FileNotFoundError(f"load_classifier: {path} is missing; it ships with the course "
-                                f"(remake it with `python scripts/train_classifier.py{flag} --size {size}`)")
+                                f"(remake it with `python scripts/train_classifier.py{flag} --size {size} --force`)")
     return load(path, cls).to(device).eval().requires_grad_(False)
 
 
 def check_images(images, where: str) -> None:
-    """Refuse what the classifiers were not trained on: integer pixels, or values outside about [-1, 1]."""
-    if not isinstance(images, torch.Tensor):
-        raise ValueError(f"{where}: images must be a tensor (N, 1, H, W), got {type(images).__name__}")
-    if not images.is_floating_point():
-        raise ValueError(f"{where}: images must be floats in [-1, 1] (as load_digits gives them), got "
-                         f"{images.dtype}; pixels 0..255 become x.float() / 127.5 - 1")
-    if len(images) and not images.isfinite().all():
-        raise ValueError(f"{where}: images hold NaN or inf")
-    # A little slack: unclipped samples stray just past the data's range.
-    lo, hi = (images.min().item(), images.max().item()) if len(images) else (-1.0, 1.0)
-    if lo < -1.5 or hi > 1.5:
-        raise ValueError(f"{where}: images must be in [-1, 1] (as load_digits gives them), got values from "
-                         f"{lo:.3g} to {hi:.3g}; pixels 0..255 become x / 127.5 - 1, pixels in [0, 1] "
-                         f"become 2 x - 1, and samples can be clipped: x.clamp(-1, 1)")
+    """Refuse what the classifiers were not trained on: integer pixels, NaN, [0, 1] images, values outside
+    about [-1, 1]."""
+    _checks.images(images, where, "digits")
 
 
 @torch.no_grad()
@@ -132,6 +121,8 @@ def frechet_distance(feats_a: torch.Tensor, feats_b: torch.Tensor) -> float:
                          f"got {tuple(feats_a.shape)} and {tuple(feats_b.shape)}")
     if len(feats_a) < 2 or len(feats_b) < 2:
         raise ValueError(f"frechet_distance: need at least 2 rows each, got {len(feats_a)} and {len(feats_b)}")
+    _checks.finite(feats_a, "frechet_distance", "feats_a")
+    _checks.finite(feats_b, "frechet_distance", "feats_b")
     a, b = feats_a.detach().cpu().double(), feats_b.detach().cpu().double()  # the CPU first: MPS has no float64
     return gaussian_frechet(a.mean(0), torch.cov(a.T), b.mean(0), torch.cov(b.T))
 

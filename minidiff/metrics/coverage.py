@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import torch
 
+from ..nets import _checks
 from ..toy import GaussianMixture
 
 
@@ -26,9 +27,7 @@ def mode_coverage(x: torch.Tensor, gm: GaussianMixture, within: float = 3.0, min
     """Modes covered and the high-quality share of samples x (N, D) of the mixture gm (round modes)."""
     if not isinstance(gm, GaussianMixture):
         raise ValueError(f"mode_coverage: gm must be a toy.GaussianMixture, got {type(gm).__name__}")
-    if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != gm.dim or len(x) == 0:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"mode_coverage: x must be samples of shape (N, {gm.dim}) with N >= 1, got {shape}")
+    x = _checks.points(x, "mode_coverage", dim=gm.dim)  # NaN would silently count as "no mode"
     if not within > 0 or min_count < 1:
         raise ValueError(f"mode_coverage: within must be > 0 and min_count >= 1, got {within}, {min_count}")
     means, stds = gm.means.to(x), gm.stds.to(x)[:, 0]  # round modes: one std per mode

@@ -6,6 +6,10 @@ import torch
 def crossing(xs: torch.Tensor, ys: torch.Tensor, level: float) -> float:
     """Where a rising curve ys(xs) first reaches `level`, by linear interpolation."""
     xs, ys = torch.as_tensor(xs, dtype=torch.float64), torch.as_tensor(ys, dtype=torch.float64)
+    if xs.ndim != 1 or xs.shape != ys.shape or len(xs) < 2:
+        raise ValueError(f"crossing: xs and ys must be 1-D of one length >= 2, got {tuple(xs.shape)} and {tuple(ys.shape)}")
+    if not bool(xs.isfinite().all() and ys.isfinite().all()):
+        raise ValueError("crossing: xs or ys hold NaN or inf; measure the curve again where it is not finite")
     above = (ys >= level).nonzero()
     if len(above) == 0 or above[0] == 0:
         raise ValueError(f"crossing: the curve does not cross {level} inside the range given "

@@ -12,21 +12,40 @@ from .classifier import (check_images, class_histogram, classifier_features, fre
                          histogram_entropy, load_classifier)
 
 
+# The fewest samples whose verdict means anything. Measured over 5 draws each, at 8x8 and 28x28: from
+# n = 8 on, blank images, one digit repeated and uniform noise always score outside the floor's spread;
+# at n = 4 they land inside it in up to 4 of 5 draws, and at n = 2 in all 5, as real digits do.
+MIN_SAMPLES = 8
+TOO_FEW = (f"below {MIN_SAMPLES} even blank images or noise score within the floor's spread, as real digits "
+           "do; draw more samples")
+
+
+def check_not_blank(samples: torch.Tensor, who: str) -> None:
+    """Refuse a batch in which every image is one flat value: there is no digit to judge."""
+    flat = samples.flatten(1)
+    if bool((flat.amax(1) == flat.amin(1)).all()):
+        raise ValueError(f"{who}: every sample is blank (one value per image, {flat[0, 0].item():.3g}): there is "
+                         "no digit to judge; check that these are the sampler's output")
+
+
 def _reference(samples: torch.Tensor, who: str, repeats: int, generator: torch.Generator | None):
     """Check samples (n, 1, size, size), then: the shipped classifier of that size, its features of the
     held-out test digits, and the floor: the Frechet distance of `repeats` random draws of n real
     training digits to those test digits (what a perfect generator would score at this n)."""
     check_images(samples, who)
-    if samples.ndim != 4 or samples.shape[1] != 1 or samples.shape[2] not in (8, 28):
+    if samples.ndim != 4 or samples.shape[1] != 1 or samples.shape[2] not in (8, 28) \
+            or samples.shape[2] != samples.shape[3]:
         raise ValueError(f"{who}: samples must be (n, 1, 8, 8) or (n, 1, 28, 28), got {tuple(samples.shape)}")
     if repeats < 2:
         raise ValueError(f"{who}: repeats must be >= 2 (the floor's spread needs two draws), got {repeats}")
     size, n = samples.shape[-1], len(samples)
-    clf = load_classifier(size, device=samples.device)
     test, _ = load_digits(size, "test")
     real, _ = load_digits(size, "train")
-    if not 2 <= n <= len(real):
-        raise ValueError(f"{who}: need 2 to {len(real)} samples (the training set's size), got {n}")
+    if not MIN_SAMPLES <= n <= len(real):
+        raise ValueError(f"{who}: need {MIN_SAMPLES} to {len(real)} samples (the training set's size), got {n}; "
+                         f"{TOO_FEW}")
+    check_not_blank(samples, who)
+    clf = load_classifier(size, device=samples.device)
     f_test, f_real = classifier_features(test, clf), classifier_features(real, clf)
     floors = [frechet_distance(f_real[torch.randperm(len(real), generator=generator)[:n].to(f_real.device)], f_test)
               for _ in range(repeats)]

@@ -11,17 +11,27 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..nets import _checks
+
 Sampler = Callable[[int, torch.Generator | None], torch.Tensor]
 Metric = Callable[[torch.Tensor, torch.Tensor], float]
 _CHUNK = 2048  # rows of a pairwise matrix held at once: 2048 x 8192 floats is 64 MB
 
 
 def _pair(x: torch.Tensor, y: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise ValueError(f"{name}: x and y must be tensors (N, D) and (M, D), got {type(x).__name__} and "
+                         f"{type(y).__name__}")
+    if x.ndim > 2 and x.ndim == y.ndim:
+        raise ValueError(f"{name}: x and y must be points (N, D) and (M, D), got {tuple(x.shape)} and "
+                         f"{tuple(y.shape)}; flatten images first: x.flatten(1), and use the same D for both")
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         raise ValueError(f"{name}: x and y must be (N, D) and (M, D) with the same D, "
                          f"got {tuple(x.shape)} and {tuple(y.shape)}")
     if len(x) < 2 or len(y) < 2:
         raise ValueError(f"{name}: each sample needs at least 2 points, got {len(x)} and {len(y)}")
+    _checks.finite(x, name, "x")
+    _checks.finite(y, name, "y")
     if not x.is_floating_point():
         x = x.to(torch.get_default_dtype())
     return x, y.to(x)  # y follows x's device and dtype

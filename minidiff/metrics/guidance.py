@@ -16,6 +16,7 @@ from ..data import load_digits
 from ..nets.classifier import DigitClassifier
 from ..schedules import Schedule, VPLinear
 from .classifier import check_images, classifier_features, frechet_distance, load_classifier, predict
+from .digits import MIN_SAMPLES, TOO_FEW, check_not_blank
 
 
 def _logits(classifier, x: torch.Tensor, t: float) -> torch.Tensor:
@@ -131,6 +132,7 @@ def guidance_scores(samples: torch.Tensor, requested: torch.Tensor, size: int | 
     if repeats < 2:
         raise ValueError(f"guidance_scores: repeats must be >= 2 (the floor's spread needs two draws), got {repeats}")
     requested = requested.long().cpu()
+    check_not_blank(samples, "guidance_scores")
     clf = load_classifier(size, device=samples.device)
     accuracy = (predict(samples, clf).cpu() == requested).double().mean().item()
     f_test, y_test, f_train, y_train = _real_features(size, str(samples.device))
@@ -139,9 +141,9 @@ def guidance_scores(samples: torch.Tensor, requested: torch.Tensor, size: int | 
     for c in requested.unique().tolist():
         fake, n_c = f_fake[requested == c], int((requested == c).sum())
         real, pool = f_test[y_test == c], f_train[y_train == c]
-        if not 2 <= n_c <= len(pool):
-            raise ValueError(f"guidance_scores: digit {c} was requested {n_c} times; the floor needs 2 to "
-                             f"{len(pool)} samples of each requested digit")
+        if not MIN_SAMPLES <= n_c <= len(pool):
+            raise ValueError(f"guidance_scores: digit {c} was requested {n_c} times; the floor needs {MIN_SAMPLES} "
+                             f"to {len(pool)} samples of each requested digit ({TOO_FEW})")
         # n_c real training digits of c against the same test digits: what a perfect generator scores.
         floors = [frechet_distance(pool[torch.randperm(len(pool), generator=generator)[:n_c]], real)
                   for _ in range(repeats)]

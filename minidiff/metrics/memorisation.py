@@ -16,11 +16,18 @@ it with the cosine similarity of the two samples.
 
 import torch
 
+from ..nets import _checks
+
 
 def _flat(x: torch.Tensor, name: str) -> torch.Tensor:
     if not isinstance(x, torch.Tensor) or x.ndim < 2 or len(x) == 0:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"memorisation: {name} must be a batch (N, ...) with N >= 1, got {shape}")
+    if not x.is_floating_point():
+        # uint8 pixels against [-1, 1] training images would be "far from everything": no copies, wrongly
+        raise ValueError(f"memorisation: {name} must be floats on the training data's scale, got {x.dtype}; "
+                         "pixels 0..255 become x.float() / 127.5 - 1")
+    _checks.finite(x, "memorisation", name)
     return x.flatten(1).double()
 
 

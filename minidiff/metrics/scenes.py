@@ -8,6 +8,7 @@ prompt gives one, and nothing else.
 import torch
 
 from .. import scenes as S
+from ..nets import _checks
 from ..nets.reader import SceneReader, targets
 
 
@@ -29,6 +30,7 @@ def adheres(seen: S.Scene, wanted: S.Scene) -> bool:
 
 def adherence(reader, images: torch.Tensor, prompts) -> torch.Tensor:
     """(B,) bool: whether image i adheres to prompts[i] (a caption string or a Scene; one prompt for all)."""
+    _checks.images(images, "adherence", "scenes", (3, S.SIZE, S.SIZE))
     prompts = [prompts] * len(images) if isinstance(prompts, (str, S.Scene)) else list(prompts)
     if len(prompts) != len(images):
         raise ValueError(f"adherence: {len(images)} images but {len(prompts)} prompts")
@@ -40,6 +42,10 @@ def adherence(reader, images: torch.Tensor, prompts) -> torch.Tensor:
 def reader_accuracy(reader, images: torch.Tensor, scenes: list) -> dict:
     """The reader's accuracy per attribute on rendered scenes: background, object per place (none
     included), colour where an object stands, and whole scenes read exactly."""
+    _checks.images(images, "reader_accuracy", "scenes", (3, S.SIZE, S.SIZE))
+    if len(images) != len(scenes) or len(images) == 0:
+        raise ValueError(f"reader_accuracy: need as many scenes as images (> 0), got {len(images)} images and "
+                         f"{len(scenes)} scenes")
     with torch.no_grad():
         bg, obj, col = SceneReader.split(torch.cat([reader(c) for c in images.split(500)]))
     tb, to, tc = targets(scenes)

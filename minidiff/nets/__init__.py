@@ -7,11 +7,11 @@ from .embed import TimeEmbedding
 from .mlp import MLP
 from .classifier import DigitClassifier, NoisyDigitClassifier
 from .unet import UNet, count_parameters, unet_preset
-from .text_unet import CrossAttention, TextUNet
+from .text_unet import CrossAttention, EncodedText, TextUNet
 from .reader import SceneReader
 from .autoencoder import Autoencoder
 from .contrastive import ContrastiveModel
 
 __all__ = ["TimeEmbedding", "MLP", "UNet", "unet_preset", "count_parameters", "DigitClassifier", "NoisyDigitClassifier",
-           "CrossAttention", "TextUNet", "SceneReader", "Autoencoder", "ContrastiveModel"]
+           "CrossAttention", "EncodedText", "TextUNet", "SceneReader", "Autoencoder", "ContrastiveModel"]
 # Each network lives in its own submodule and is re-exported here.

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import _checks
+
 
 class Block(nn.Module):
     """GroupNorm -> SiLU -> conv, twice, plus the input (a ResBlock without the time embedding)."""
@@ -62,12 +64,11 @@ class Autoencoder(nn.Module):
         if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1:] != (c, s, s):
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"Autoencoder: images must have shape (B, {c}, {s}, {s}), got {got}")
+        # Trained on [-1, 1]: [0, 1] input comes back with about 15x the error, and no word.
+        _checks.images(x, "Autoencoder", "scenes")
 
     def _check_latents(self, z: torch.Tensor) -> None:
-        if not isinstance(z, torch.Tensor) or z.ndim != 4 or tuple(z.shape[1:]) != self.latent_shape:
-            got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-            raise ValueError(f"Autoencoder: latents must have shape (B, {', '.join(map(str, self.latent_shape))}), "
-                             f"got {got}")
+        _checks.latents(z, "Autoencoder", self.latent_shape)
 
     def encode(self, x: torch.Tensor):
         """(mean, logvar), each (B, latent_channels, size/4, size/4): the encoder's Gaussian q(z | x)."""

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import scenes as S
+from . import _checks
 
 N_BG, N_OBJ, N_COL, N_POS = len(S.BACKGROUNDS), len(S.OBJECTS) + 1, len(S.COLOURS), len(S.POSITIONS)
 OUTPUTS = N_BG + N_POS * (N_OBJ + N_COL)
@@ -34,8 +35,7 @@ class SceneReader(nn.Module):
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(2 * w * 36, hidden), nn.ReLU(), nn.Linear(hidden, OUTPUTS))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1:] != (3, S.SIZE, S.SIZE):
-            raise ValueError(f"SceneReader: images must have shape (B, 3, {S.SIZE}, {S.SIZE}), got {tuple(x.shape)}")
+        _checks.images(x, "SceneReader", "scenes", (3, S.SIZE, S.SIZE))  # [0, 1] images read as other scenes
         return self.head(self.features(x))
 
     @staticmethod
@@ -49,6 +49,7 @@ class SceneReader(nn.Module):
     @torch.no_grad()
     def read(self, x: torch.Tensor, batch_size: int = 500) -> list:
         """The scene each image shows, as a scenes.Scene (places with no object are left out)."""
+        _checks.images(x, "SceneReader.read", "scenes", (3, S.SIZE, S.SIZE))
         out = []
         for chunk in x.split(batch_size):
             bg, obj, col = self.split(self(chunk.to(next(self.parameters()))))

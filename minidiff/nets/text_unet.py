@@ -4,12 +4,16 @@ plus a text encoder, and cross-attention from image features to the caption's wo
 
     net = TextUNet(vocab_size=len(tokenizer))
     eps = net(x, t, ids)            # x (B, 3, H, W), t (B,), ids (B, L) from a Tokenizer
+    text = net.encode(ids)          # the caption read once (EncodedText) ...
+    eps = net(x, t, text)           # ... and given as cond at every step of a sampler
 
 At every level of `cross_levels` (12x12 and 6x6 for 24x24 images) each pixel's feature vector asks
 the caption's word vectors a question (query), and gets back a weighted mix of them (values): this is
 how "gold" reaches the pixels where the fish is. The null caption, ids = [<start>], is what caption
 dropout trains and classifier-free guidance subtracts.
 """
+
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +22,26 @@ from torch import nn
 from ..text import MultiHeadAttention, Tokenizer, build_encoder, null_ids
 from .embed import TimeEmbedding
 from .unet import ResBlock, SelfAttention
+
+
+class EncodedText(NamedTuple):
+    """Captions as the text encoder read them: what the U-Net's cross-attention attends to."""
+
+    context: torch.Tensor  # (B, L, D) one vector per word
+    mask: torch.Tensor  # (B, L) True where there is a word (not padding)
+
+    def rows(self, n: int) -> "EncodedText":
+        """The same captions for a batch of n: one caption repeated, or n captions as they are."""
+        if len(self.context) == n:
+            return self
+        if len(self.context) != 1:
+            raise ValueError(f"EncodedText: {len(self.context)} captions for a batch of {n}; encode one "
+                             "caption, or one per sample")
+        return EncodedText(self.context.expand(n, -1, -1), self.mask.expand(n, -1))
+
+    def cat(self, other: "EncodedText") -> "EncodedText":
+        """Both batches, one after the other (the halves of classifier-free guidance)."""
+        return EncodedText(torch.cat([self.context, other.context]), torch.cat([self.mask, other.mask]))
 
 
 class CrossAttention(nn.Module):
@@ -103,7 +127,14 @@ class TextUNet(nn.Module):
         """(n, L) ids of the empty caption, the "unconditional" input of classifier-free guidance."""
         return null_ids(n, self.config["encoder"]["max_len"], device)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(self, ids: torch.Tensor) -> EncodedText:
+        """Caption ids (B, L) -> EncodedText: the text encoder's one run for a batch of captions (the
+        encoder checks the ids)."""
+        return EncodedText(*self.encoder(ids))  # (B, L, D), (B, L)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond=None) -> torch.Tensor:
+        """x (B, C, H, W), t (B,), cond: caption ids (B, L), or EncodedText (read once by self.encode),
+        or None for the empty caption."""
         levels, c = len(self.config["channels"]), self.config["in_channels"]
         if x.ndim != 4 or x.shape[1] != c or x.shape[2] % 2 ** (levels - 1) or x.shape[3] % 2 ** (levels - 1):
             raise ValueError(f"TextUNet: x must have shape (B, {c}, H, W) with H and W divisible by "
@@ -111,12 +142,16 @@ class TextUNet(nn.Module):
         t = t.expand(x.shape[0]) if t.ndim == 0 else t
         if t.shape != (x.shape[0],):
             raise ValueError(f"TextUNet: t must have shape (B,) = ({x.shape[0]},), got {tuple(t.shape)}")
-        ids = self.null_cond(x.shape[0], x.device) if cond is None else cond.to(x.device)
-        if ids.ndim != 2 or ids.shape[0] != x.shape[0]:
-            raise ValueError(f"TextUNet: cond must be caption ids of shape (B, L) = ({x.shape[0]}, L) from "
-                             f"a Tokenizer, got {tuple(ids.shape)}")
-        context, mask = self.encoder(ids)  # (B, L, D), (B, L)
-        context = context.to(x.dtype)
+        if not isinstance(cond, EncodedText):  # ids: read them now (training; a sampler reads them once)
+            ids = self.null_cond(x.shape[0], x.device) if cond is None else cond.to(x.device)
+            if ids.ndim != 2 or ids.shape[0] != x.shape[0]:
+                raise ValueError(f"TextUNet: cond must be caption ids of shape (B, L) = ({x.shape[0]}, L) from "
+                                 f"a Tokenizer, got {tuple(ids.shape)}")
+            cond = self.encode(ids)
+        elif cond.context.shape[0] != x.shape[0]:
+            raise ValueError(f"TextUNet: cond holds {cond.context.shape[0]} encoded captions for a batch of "
+                             f"{x.shape[0]}; encode one per sample (or use .rows({x.shape[0]}))")
+        context, mask = cond.context.to(x), cond.mask.to(x.device)  # (B, L, D), (B, L)
         pooled = (context * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)  # (B, D)
         emb = self.time(t.to(x)) + self.pooled(pooled)  # (B, E)
         h, skips = self.stem(x), []

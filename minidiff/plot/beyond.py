@@ -26,10 +26,12 @@ def modes_panel(ax, x, means, std: float, lim: float, title: str = "", colour: s
 
 
 def coverage_panels(samples: dict, means, std: float, lim: float = 5.0, titles: dict | None = None, size: float = 2.8):
-    """One panel per entry of samples {name: (N, 2)}: the samples over the modes' 3-std circles."""
+    """One panel per entry of samples {name: (N, 2)}: the samples over the modes' 3-std circles; means
+    (M, 2) for every panel, or {name: (M, 2)} so that each panel shows the circles of its own data."""
     fig, axes = figure(1, len(samples), size=size)
     for ax, (name, x) in zip(np.atleast_1d(axes), samples.items()):
-        modes_panel(ax, x, means, std, lim, titles[name] if titles else str(name),
+        modes_panel(ax, x, means[name] if isinstance(means, dict) else means, std, lim,
+                    titles[name] if titles else str(name),
                     colour="tab:orange" if "GAN" in str(name) else "tab:blue")
     return fig
 
@@ -81,6 +83,7 @@ def points_and_samples(rows: Sequence[dict], lim: float = 3.2, size: float = 2.4
         style = dict(s=3, lw=0.5, alpha=0.5, zorder=1) if many else dict(s=40, lw=1.5, zorder=3)
         ax.scatter(p[:, 0], p[:, 1], c="tab:red", marker="x", **style)
         cloud_panel(ax, row["samples"], lim, alpha=0.5, title=f"N = {row['size']}: copies {row['copies']:.0%}")
+    fig.suptitle("blue: samples; red crosses: the N training points", fontsize=9, color="0.35")
     return fig
 
 

@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ._core import figure
+from ._core import MAX_COLS, figure, plain_log_ticks
 
 LIM = 3.2  # the square shown for 2-D data (the toy sets lie within about [-3, 3])
 
@@ -33,7 +33,7 @@ def _tile(images: torch.Tensor, ncols: int) -> np.ndarray:
 
 def draw_batch(ax, x: torch.Tensor, title: str = "", ncols: int | None = None, color: str = "tab:blue",
          max_points: int = 2000, lim: float = LIM) -> None:
-    """Draw a batch on one axes: a scatter of 2-D points, or a grid of images."""
+    """Draw a batch on one axes: a scatter of 2-D points, or a grid of images (at most MAX_COLS wide)."""
     if _is_points(x):
         p = x[:max_points].detach().float().cpu().numpy()
         ax.scatter(p[:, 0], p[:, 1], s=2, alpha=0.5, lw=0, c=color)
@@ -43,10 +43,12 @@ def draw_batch(ax, x: torch.Tensor, title: str = "", ncols: int | None = None, c
         ax.set_xticks([])
         ax.set_yticks([])
     elif x.ndim == 4 and x.shape[1] == 1:
-        ncols = ncols or int(np.ceil(np.sqrt(len(x))))
+        # a square-ish grid, never more than MAX_COLS wide (a long row shrinks each image to nothing)
+        ncols = min(ncols or int(np.ceil(np.sqrt(len(x)))), MAX_COLS)
         ax.imshow(_tile(x, ncols), cmap="gray", vmin=0, vmax=1,
                   interpolation="nearest")
         ax.axis("off")
+        ax.set_anchor("N")  # a short grid sits under its title, not in the middle of the panel
     else:
         raise ValueError(f"plot.ddpm: expected points (N, 2) or images (B, 1, H, W), got {tuple(x.shape)}")
     if title:
@@ -113,6 +115,7 @@ def loss_curve_figure(losses, window: int = 50, title: str = "training loss", si
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_yscale("log")
+    plain_log_ticks(ax.yaxis, losses)
     ax.set_title(title, fontsize=10)
     return fig
 

@@ -9,11 +9,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ._core import cloud_panel, figure
+from ._core import MAX_COLS, cloud_panel, figure, plain_log_ticks
 from .ddpm import draw_batch
 
 COLOURS = {"ddpm": "tab:blue", "ddim": "tab:orange", "noisy": "tab:green", "clean": "tab:red",
            "target": "tab:purple"}
+GREY_NOTE = "grey: samples of the whole mixture p(x), for reference"
 
 
 def _np(x) -> np.ndarray:
@@ -52,6 +53,8 @@ def powered_panels(density, samples: dict, lim: float, titles: dict | None = Non
     for ax, (name, x) in zip(axes[1:], samples.items()):
         cloud_panel(ax, x, lim, COLOURS.get(name.split()[0], "tab:blue"), alpha=0.5, background=background,
                     title=titles[name] if titles else name)
+    if background is not None:
+        fig.suptitle(GREY_NOTE, fontsize=8, color="0.35")
     return fig
 
 
@@ -66,6 +69,8 @@ def powered_rows(densities: dict, samples: dict, lim: float, background=None):
         for ax, name in zip(row[1:], names):
             cloud_panel(ax, samples[w][name], lim, COLOURS.get(name, "tab:blue"), alpha=0.5,
                         background=background, title=f"{name}, w = {w:g}")
+    if background is not None:
+        fig.suptitle(GREY_NOTE, fontsize=9, color="0.35")
     return fig
 
 
@@ -79,8 +84,10 @@ def distance_vs_w(ws: Sequence[float], units: dict, low: float | None = None, hi
         ax.axhspan(low, high, color="lightgray", alpha=0.6, label="exact samples of the target")
     for name, values in units.items():
         ax.plot(ws, values, "o-", color=COLOURS.get(name), label=name, ms=4)
-    ax.axhline(1.0, color="k", lw=0.8, ls="--")
+    ax.axhline(1.0, color="k", lw=0.8, ls="--", label="the noise floor")
     ax.set_yscale("log")
+    plain_log_ticks(ax.yaxis, [1.0, *(v for values in units.values() for v in values)])
+    ax.set_xticks(list(ws))
     ax.set_xlabel("guidance weight w")
     ax.set_ylabel("distance / noise floor")
     ax.set_title(title, fontsize=10)
@@ -105,19 +112,25 @@ def over_t(ts: Sequence[float], panels: dict, references: dict | None = None, si
 
 
 def guided_digits(images: dict, ncols: int = 8, size: float = 2.2, titles: dict | None = None):
-    """One panel per entry of images {name: (B, 1, H, W) in [-1, 1]}, each a grid of digits."""
+    """One panel per entry of images {name: (B, 1, H, W) in [-1, 1]}, each a grid of digits `size`
+    inches wide and as tall as its lines of digits (square panels left short grids in white space)."""
+    ncols = min(ncols or int(np.ceil(np.sqrt(max(len(x) for x in images.values())))), MAX_COLS)  # 0: square
+    lines = max(-(-len(x) // ncols) for x in images.values())
     fig, axes = figure(1, len(images), size=size)
+    fig.set_size_inches(fig.get_size_inches()[0], fig.get_size_inches()[0] / len(images) * lines / ncols + 0.35)
     for ax, (name, x) in zip(np.atleast_1d(axes), images.items()):
         draw_batch(ax, x, titles[name] if titles else str(name), ncols=ncols)
     return fig
 
 
-def digit_rows(rows: dict, size: float = 0.9):
-    """A grid with one row of digits per entry of rows {label: (B, 1, H, W)}, labelled on the left."""
+def digit_rows(rows: dict, size: float = 0.9, ncols: int = MAX_COLS):
+    """One block of digits per entry of rows {label: (B, 1, H, W)}, labelled on the left, at most ncols
+    (and never more than MAX_COLS) to a line: a longer entry wraps onto more lines of its block."""
     labels = list(rows)
-    ncols = max(len(v) for v in rows.values())
-    fig, axes = figure(len(labels), 1, size=size, squeeze=False)
-    fig.set_size_inches(size * ncols + 1.0, size * len(labels))
+    ncols = max(1, min(int(ncols), MAX_COLS, max(len(v) for v in rows.values())))
+    lines = [-(-len(rows[label]) // ncols) for label in labels]  # lines of digits in each block
+    fig, axes = figure(len(labels), 1, size=size, squeeze=False, gridspec_kw={"height_ratios": lines})
+    fig.set_size_inches(size * ncols + 1.0, size * sum(lines))
     for ax, label in zip(axes[:, 0], labels):
         draw_batch(ax, rows[label], ncols=ncols)
         ax.axis("on")
@@ -140,4 +153,5 @@ def tradeoff(ws: Sequence[float], scores: dict, size: float = 3.0):
         if "floor" in name or "real = 1" in name:  # measures where 1 means 'like real digits'
             ax.axhline(1.0, color="k", lw=0.8, ls="--")
             ax.set_yscale("log")  # they span tens of times: a log axis shows the best w
+            plain_log_ticks(ax.yaxis, [1.0, *values])
     return fig

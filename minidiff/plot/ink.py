@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from .. import ink
-from ._core import figure
+from ._core import figure, plain_log_ticks
 
 CLOUD = dict(s=2, alpha=0.35, linewidths=0, color="tab:blue")
 
@@ -89,7 +89,7 @@ def moment_decay(ts: Sequence[float], gaps: dict[str, list[tuple[float, float]]]
         right.semilogy(ts, cov_gap[0] * np.exp(-ts), "-", color=colour, lw=0.8)
     if n_points:
         left.axhline(np.sqrt(np.pi / (2 * n_points)), color="grey", ls="--", lw=0.8)
-        right.axhline(np.sqrt(6 / n_points), color="grey", ls="--", lw=0.8)
+        right.axhline(np.sqrt(6 / n_points), color="grey", ls="--", lw=0.8, label=f"noise of {n_points} points")
     left.set(title="|mean|   (line: alpha(t) x start)", xlabel="t")
     right.set(title="|cov - I|   (line: alpha(t)^2 x start)", xlabel="t")
     right.legend(fontsize=8)
@@ -105,17 +105,20 @@ def steps_and_distance(n_steps: Sequence[int], ratios: dict[str, Sequence[float]
     axes = np.atleast_1d(axes)
     for name, r in ratios.items():
         axes[0].semilogx(n_steps, r, "o-", label=name)
-    axes[0].axhline(1.0, color="grey", ls="--", lw=0.8)
+    axes[0].axhline(1.0, color="grey", ls="--", lw=0.8, label="noise floor")
     axes[0].set(xlabel="number of reverse steps", ylabel="distance / noise floor",
                 title="Distance to the data")
     axes[0].legend(fontsize=8)
     axes[0].set_ylim(bottom=0)
+    plain_log_ticks(axes[0].xaxis, n_steps)  # 5, 10, 20, 50 ... read better than 10^1, 10^2
     if spreads:
         for name, sp in spreads.items():
             axes[1].semilogx(n_steps, sp, "o-", label=name)
         if data_std is not None:
-            axes[1].axhline(data_std, color="grey", ls="--", lw=0.8)
+            axes[1].axhline(data_std, color="grey", ls="--", lw=0.8, label="the data's own spread")
+            axes[1].legend(fontsize=8)
         axes[1].set(xlabel="number of reverse steps", ylabel="spread around the modes",
                     title="How sharp the drops come back")
         axes[1].set_ylim(bottom=0)
+        plain_log_ticks(axes[1].xaxis, n_steps)
     return fig

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-from ._core import cloud_panel, figure
+from ._core import cloud_panel, figure, plain_log_ticks
 
 # One colour per sampler of samplers.SAMPLERS; Euler is DDIM (eta = 0), so it shares DDIM's.
 COLOURS = {"ddpm": "tab:blue", "ddim": "tab:orange", "euler": "tab:orange", "heun": "tab:green",
@@ -40,8 +40,10 @@ def _plain_ticks(axis, values) -> None:
     axis.set_ticks(values)
 
 
-def sample_panels(samples: dict, truth: torch.Tensor | None = None, lim: float = 3.0, titles=None):
-    """A row of scatter plots, one per entry of samples {title: (N, 2)}, over the truth in grey."""
+def sample_panels(samples: dict, truth: torch.Tensor | None = None, lim: float = 3.0, titles=None,
+                  truth_label: str = "samples of the true distribution"):
+    """A row of scatter plots, one per entry of samples {title: (N, 2)}, over the truth in grey (the
+    figure's caption says what grey is)."""
     fig, axes = figure(1, len(samples), size=2.8)
     axes = np.atleast_1d(axes)
     for ax, (name, x) in zip(axes, samples.items()):
@@ -51,6 +53,8 @@ def sample_panels(samples: dict, truth: torch.Tensor | None = None, lim: float =
         if outside:
             ax.text(0.5, 0.02, f"{outside} of {len(p)} points off the frame", transform=ax.transAxes,
                     ha="center", fontsize=8, color="tab:red")
+    if truth is not None:
+        fig.suptitle(f"grey: {truth_label}", fontsize=9, color="0.35")
     return fig
 
 
@@ -67,6 +71,7 @@ def quality_vs_nfe(points, target: float = 1.2, title: str = "distance to the tr
     ax.set_xscale("log")
     ax.set_yscale("log")
     _plain_ticks(ax.xaxis, sorted({p.budget for p in points}))  # heun's 2 n - 1 sits beside 2 n
+    plain_log_ticks(ax.yaxis, [1.0, *(p.quality for p in points)])  # 1, 2, 5: the floor's region readable
     ax.set_xlabel("network evaluations (NFE)")
     ax.set_ylabel("sliced Wasserstein / noise floor")
     ax.set_title(title)
@@ -103,7 +108,7 @@ def likelihood_vs_truth(true_log_prob: torch.Tensor, ode_log_prob: torch.Tensor)
     a, b = _np(true_log_prob), _np(ode_log_prob)
     lo, hi = min(a.min(), b.min()), max(a.max(), b.max())
     ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="equal")
-    ax.scatter(a, b, s=6, alpha=0.6, lw=0)
+    ax.scatter(a, b, s=6, alpha=0.6, lw=0, label=f"{len(a)} points")
     ax.set_xlabel("true log p(x)")
     ax.set_ylabel("log p(x) through the ODE")
     ax.set_title(f"mean |difference| = {np.abs(a - b).mean():.3f} nats")

@@ -31,11 +31,16 @@ def _time_axis(schedule: Schedule, n: int = 400) -> torch.Tensor:
 
 
 def _curves(ax_ab, ax_snr, schedules: dict, t: float | None = None, widths: Sequence[float] = ()) -> None:
+    drawn = []  # alpha_bar of the curves already drawn
     for i, (name, schedule) in enumerate(schedules.items()):
         ts = _time_axis(schedule)
         lw = widths[i] if i < len(widths) else 2.0
-        line, = ax_ab.plot(ts, schedule.alpha_bar(ts), lw=lw, label=name)
-        ax_snr.plot(ts, schedule.log_snr(ts).clamp(*SNR_LIM), lw=lw, color=line.get_color(), label=name)
+        ab = schedule.alpha_bar(ts)
+        # A curve that lies on one drawn before (VPLinear on Ho's table) would hide it: dash it on top.
+        ls = "--" if any((ab - other).abs().max() < 0.01 for other in drawn) else "-"
+        drawn.append(ab)
+        line, = ax_ab.plot(ts, ab, lw=lw, ls=ls, label=name)
+        ax_snr.plot(ts, schedule.log_snr(ts).clamp(*SNR_LIM), lw=lw, ls=ls, color=line.get_color(), label=name)
         if t is not None and i == 0:  # the marker sits on the first (current) schedule
             at = torch.tensor(float(t), dtype=torch.float64)
             ax_ab.plot([t], [schedule.alpha_bar(at)], "o", ms=8, color="tab:red", zorder=5)
@@ -45,7 +50,7 @@ def _curves(ax_ab, ax_snr, schedules: dict, t: float | None = None, widths: Sequ
     ax_snr.set(xlabel="t", ylabel="log(alpha^2 / sigma^2)", title="log-SNR", xlim=(-0.02, 1.02), ylim=SNR_LIM)
     ax_snr.axhline(0, color="grey", lw=0.6, ls=":")
     if schedules:
-        ax_ab.legend(fontsize=7, loc="lower left")
+        ax_snr.legend(fontsize=7, loc="lower left")  # the corner no log-SNR curve reaches
 
 
 def schedule_curves(schedules: dict[str, Schedule], t: float | None = None):
@@ -98,7 +103,7 @@ class ScheduleView:
             line.set_data(ts.numpy(), f(ts).numpy())
             marker.set_data([t], [f(at).item()])
         self.lines[0].set_label(name or repr(schedule))
-        self.ax_ab.legend(fontsize=7, loc="lower left")
+        self.ax_snr.legend(fontsize=7, loc="lower left")
         alpha, sigma = schedule.alpha(at).item(), schedule.sigma(at).item()
         self.scatter.set_offsets((alpha * self.points + sigma * self.eps_points).cpu().numpy())
         if self.contours is not None:

@@ -94,6 +94,7 @@ def samples_vs_truth(samples: dict, gm, lim: float = 3.0, max_points: int = 1500
         pts = _np(x[:max_points])
         ax.scatter(pts[:, 0], pts[:, 1], s=2, color="C3", alpha=0.5)
         ax.set_title(title, fontsize=9)
+    fig.suptitle("red: the points; blue shading: the true log-density", fontsize=9, color="0.35")
     return fig
 
 

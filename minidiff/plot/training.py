@@ -106,4 +106,5 @@ def samples_over_truth(panels: dict, lim: float = 3.5, max_points: int = 2000):
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(title, fontsize=9)
+    fig.suptitle("grey: samples of the truth; blue: the model's samples, drawn on top", fontsize=9, color="0.35")
     return fig

@@ -46,8 +46,8 @@ class PromptControls(FigureControls):
         self.label.tooltip, self.words.layout.display = None, "none"
 
 
-def prompt_explorer(model, tok, reader, prompt: str = GOLDFISH_PROMPT, w: float = 3.0, seed: int = 0,
-                    n: int = 8, steps: int = 20, max_w: float = 8.0, max_seed: int = 99,
+def prompt_explorer(model, tok, reader, prompt: str = GOLDFISH_PROMPT, *, n: int = 8, w: float = 3.0,
+                    steps: int = 20, seed: int = 0, max_w: float = 8.0, max_seed: int = 99,
                     decoder=None) -> PromptControls:
     """A text box for the prompt, sliders for the guidance weight w (0..max_w) and the seed: n samples of
     the text-to-image model (text2image.sample, DDIM with `steps` steps; the seed fixes the starting noise,
@@ -60,7 +60,7 @@ def prompt_explorer(model, tok, reader, prompt: str = GOLDFISH_PROMPT, w: float 
         ids = tok([prompt])  # an unknown word raises ValueError here, before any sampling
         key = (tuple(ids[0].tolist()), float(w), int(seed))
         if key not in cache:
-            images = text2image.sample(model, tok, [prompt] * n, w, steps,
+            images = text2image.sample(model, tok, prompt, n=n, w=w, steps=steps,
                                        generator=torch.Generator().manual_seed(seed), decoder=decoder)
             cache[key] = (images, int(adherence(reader, images, prompt).sum()))
         return cache[key]
