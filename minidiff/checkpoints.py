@@ -186,6 +186,17 @@ def output_path(shipped, out=None, force: bool = False, runs=None) -> Path:
     return Path(runs if runs is not None else RUNS_DIR) / inside
 
 
+def reads_output(parser, args, shipped, flags: tuple = ("evaluate", "resume")) -> Path:
+    """A script's output path (output_path of args.out, args.force), refused through the parser when
+    one of `flags` is set (they read the file and write it back) and there is no such file."""
+    out = output_path(shipped, args.out, args.force)
+    used = [f for f in flags if getattr(args, f, False)]
+    if used and not out.exists():
+        parser.error(f"--{used[0]} reads {out} and writes it back, but there is no such file; train it first, "
+                     f"or pass --force to use the shipped {shipped}")
+    return out
+
+
 def is_shipped(path) -> bool:
     """True when `path` is inside data/, the folder of the files that ship with the course."""
     return Path(path).resolve().is_relative_to(DATA_DIR.resolve())

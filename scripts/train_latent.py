@@ -229,11 +229,7 @@ def options(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.resume and args.name not in ("autoencoder", "latent"):
         p.error("--resume is only for the autoencoder and the latent model")
-    shipped = pretrained.latent_path(args.name)
-    args.out = checkpoints.output_path(shipped, args.out, args.force)
-    if (args.evaluate or args.resume) and not args.out.exists():
-        p.error(f"--{'evaluate' if args.evaluate else 'resume'} reads {args.out} and writes it back, but there is "
-                f"no such file; train it first, or pass --force to use the shipped {shipped}")
+    args.out = checkpoints.reads_output(p, args, pretrained.latent_path(args.name))
     return args
 
 

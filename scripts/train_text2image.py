@@ -155,11 +155,7 @@ def options(argv=None) -> argparse.Namespace:
     p.add_argument("--force", action="store_true", help="write the shipped files, data/<recipe file>")
     p.add_argument("--no-evaluate", action="store_true", help="train only; measure later with --evaluate")
     args = p.parse_args(argv)
-    shipped = pretrained.text_path(args.name)
-    args.out = checkpoints.output_path(shipped, args.out, args.force)
-    if (args.evaluate or args.resume) and not args.out.exists():
-        p.error(f"--{'evaluate' if args.evaluate else 'resume'} reads {args.out} and writes it back, but there is "
-                f"no such file; train it first, or pass --force to use the shipped {shipped}")
+    args.out = checkpoints.reads_output(p, args, pretrained.text_path(args.name))
     return args
 
 
