@@ -90,7 +90,8 @@ course: $(STAMP)
 # 16 (measured alone), throughput 4, sliders 1. BENCH_FLAGS=--quick is a smoke run of about 5 minutes;
 # --lessons 00 03, --modes fast, --skip samplers ..., --fast-benchmarks pick parts
 # (python benchmarks/report.py --help). Each benchmark also runs alone: python benchmarks/samplers.py,
-# benchmarks/widgets.py, benchmarks/latent.py, benchmarks/sampler_overhead.py, benchmarks/zero_snr.py.
+# benchmarks/widgets.py, benchmarks/latent.py, benchmarks/sampler_overhead.py, benchmarks/zero_snr.py,
+# benchmarks/threads.py (1, 2 and all torch threads, idle and beside a competing job).
 bench: $(STAMP)
 	OMP_NUM_THREADS=$(OMP_NUM_THREADS) $(BIN)/python benchmarks/report.py $(BENCH_FLAGS)
 
