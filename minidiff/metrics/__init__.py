@@ -10,6 +10,7 @@ from .curves import crossing
 from .coverage import Coverage, mode_coverage
 from .memorisation import copy_share, nearest, nearest_ratio, pair_similarity
 from .digits import digit_quality, digit_quality_over_sets
+from .proportions import share_interval, share_text
 from .guidance import accuracy_over_t, empirical_log_posterior, gradient_agreement, guidance_scores
 
 __all__ = ["class_histogram", "classifier_accuracy", "classifier_features", "frechet_distance",
@@ -17,4 +18,4 @@ __all__ = ["class_histogram", "classifier_accuracy", "classifier_features", "fre
            "energy_distance", "mmd", "sliced_wasserstein",
            "FloorUnits", "in_floor_units", "noise_floor", "digit_quality", "digit_quality_over_sets", "crossing",
            "accuracy_over_t", "empirical_log_posterior", "gradient_agreement", "guidance_scores",
-           "Coverage", "mode_coverage", "copy_share", "nearest", "nearest_ratio", "pair_similarity"]
+           "share_interval", "share_text", "Coverage", "mode_coverage", "copy_share", "nearest", "nearest_ratio", "pair_similarity"]
