@@ -25,7 +25,8 @@ from .nets.contrastive import retrieval_accuracy
 from .nets.text_unet import EncodedText
 from .samplers import SAMPLERS, run
 from .text import Tokenizer
-from .text2image import check_count, decode, encode, guided_steps, progress_bar, prompt_list
+from .sampling import progress_bar, whole_number
+from .text2image import decode, encode, guided_steps, prompt_list
 
 
 # ---- data for the contrastive encoder ---------------------------------------------------------------
@@ -231,7 +232,7 @@ class TextToImage:
                  generator: torch.Generator | None = None, batch_size: int = 200,
                  progress: bool = True) -> torch.Tensor:
         """Images (len(prompts) * n, 3, 24, 24) in [-1, 1]: the stages above, batch by batch."""
-        prompts, steps = self.prompts(prompt, n), check_count(steps, "steps", "TextToImage")
+        prompts, steps = self.prompts(prompt, n), whole_number(steps, "steps", "TextToImage")
         ids = self.tokenizer(prompts)  # 1. words -> ids (an unknown word fails here, before any sampling)
         chunks, out = ids.split(batch_size), []
         with progress_bar(len(chunks) * steps, "TextToImage", progress) as bar:  # closed on Ctrl-C too

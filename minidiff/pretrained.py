@@ -144,11 +144,11 @@ def sample_digits(model: Denoiser, n: int, steps: int = 100, *, size: int | None
     """n images (n, 1, size, size) from `model` by DDPM ancestral sampling (Ho et al. 2020,
     Algorithm 2) over `steps` uniform steps, clipped to [-1, 1]; drawn in batches of batch_size.
     The size is the model's (model.sample_shape); size is needed only for a model that does not know it.
-    A bar shows the steps of calls longer than text2image.PROGRESS_DELAY seconds."""
+    A bar shows the steps of calls longer than sampling.PROGRESS_DELAY seconds."""
     check_generator(generator, "pretrained.sample_digits")
     from .samplers import ddpm
+    from .sampling import progress_bar, whole_number
     from .schedules import uniform_grid
-    from .text2image import check_count, progress_bar
 
     known = getattr(model, "sample_shape", None)
     if known is not None and size is not None and tuple(known) != (1, size, size):
@@ -160,7 +160,7 @@ def sample_digits(model: Denoiser, n: int, steps: int = 100, *, size: int | None
     shape = tuple(known) if known is not None else (1, size, size)
     device = device or next(model.parameters()).device
     gen_device = generator.device if generator is not None else torch.device("cpu")
-    n, steps, out = check_count(n, "n", "sample_digits"), check_count(steps, "steps", "sample_digits"), []
+    n, steps, out = whole_number(n, "n", "sample_digits"), whole_number(steps, "steps", "sample_digits"), []
     with progress_bar(-(-n // batch_size) * steps, "sample_digits") as bar:  # closed on Ctrl-C too
         for start in range(0, n, batch_size):
             b = min(batch_size, n - start)

@@ -10,6 +10,7 @@ import math
 from typing import Callable, Iterator, NamedTuple
 
 import torch
+from tqdm.auto import tqdm
 
 from .params import float64_times, on_grid, prepare
 from .runtime import check_generator, randn_like
@@ -142,10 +143,18 @@ def positive(value, name: str, caller: str) -> float:
 
 
 def whole_number(value, name: str, caller: str) -> int:
-    """value as an int >= 1, or a ValueError that names it."""
-    if not isinstance(value, int) or value < 1:
+    """value as an int >= 1 (n, steps, ...), or a ValueError that names it."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{caller}: {name} must be a whole number >= 1, got {value!r}")
     return value
+
+
+PROGRESS_DELAY = 3.0  # seconds: a long sampling call shows a progress bar only once it has run this long
+
+
+def progress_bar(total: int, desc: str, show: bool = True) -> tqdm:
+    """A bar of `total` sampler steps that appears once the run has taken PROGRESS_DELAY seconds."""
+    return tqdm(total=total, desc=desc, delay=PROGRESS_DELAY, leave=False, disable=not show)
 
 
 def prior_sample(n: int, dim: int, schedule: Schedule, t, device=None,

@@ -9,17 +9,14 @@ Sampling is DDIM (eta = 0) on a uniform grid with classifier-free guidance on th
 """
 
 import torch
-from tqdm.auto import tqdm
 
 from . import scenes as S
 from .guidance import ClassifierFree
 from .metrics.scenes import adherence
 from .nets.text_unet import EncodedText
 from .samplers import SAMPLERS
+from .sampling import progress_bar, whole_number
 from .schedules import uniform_grid
-
-PROGRESS_DELAY = 3.0  # seconds: a sampling call shows a progress bar only once it has run this long
-
 
 def prompt_list(prompts, n: int, where: str) -> list:
     """A caption or a list of them -> each caption n times (checked: captions, at least one, n >= 1)."""
@@ -31,20 +28,8 @@ def prompt_list(prompts, n: int, where: str) -> list:
     if bad is not None:  # ids or numbers: the pipeline tokenises the captions itself
         raise TypeError(f"{where}: every prompt must be a caption (a string), got {type(prompts[bad]).__name__} "
                         f"{prompts[bad]!r}"[:200] + f" at position {bad}")
-    check_count(n, "n", where)
+    whole_number(n, "n", where)
     return [p for p in prompts for _ in range(n)]
-
-
-def check_count(value, name: str, where: str) -> int:
-    """n or steps: a whole number >= 1, or a message naming it."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{where}: {name} must be a whole number >= 1, got {value!r}")
-    return value
-
-
-def progress_bar(total: int, desc: str, show: bool = True) -> tqdm:
-    """A bar of `total` sampler steps that appears once the run has taken PROGRESS_DELAY seconds."""
-    return tqdm(total=total, desc=desc, delay=PROGRESS_DELAY, leave=False, disable=not show)
 
 
 def encode(model, ids: torch.Tensor) -> EncodedText:
@@ -76,8 +61,8 @@ def sample(model, tok, prompts, *, n: int = 1, w: float = 3.0, steps: int = 30, 
            progress: bool = True) -> torch.Tensor:
     """n images (3, 24, 24) in [-1, 1] per prompt (a caption or a list of them). With a decoder (an
     Autoencoder, lesson 11) the model samples latents of its sample_shape, and the decoder makes them
-    images. A bar shows the steps of calls that last longer than PROGRESS_DELAY seconds."""
-    prompts, steps = prompt_list(prompts, n, "text2image.sample"), check_count(steps, "steps", "text2image.sample")
+    images. A bar shows the steps of calls that last longer than sampling.PROGRESS_DELAY seconds."""
+    prompts, steps = prompt_list(prompts, n, "text2image.sample"), whole_number(steps, "steps", "text2image.sample")
     if sampler not in SAMPLERS:
         raise ValueError(f"sample: sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
     ids = tok(prompts)  # unknown words fail here, before any sampling

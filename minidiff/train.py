@@ -129,7 +129,10 @@ def train(model: nn.Module, loss_fn: Callable, data, steps: int, *, lr: float = 
         split = not isinstance(getattr(data, "sampler", None), torch.utils.data.DistributedSampler)
     batches = _batches(data, batch_size, generator)
     takes_generator = _takes_generator(loss_fn)
-    classes = _num_classes(model)  # a class-conditional model or a classifier: its batches' labels are checked
+    classes = _num_classes(model)  # a class-conditional model or a classifier: its labels are checked
+    if classes is not None and isinstance(data, (tuple, list)):  # all the labels at hand: checked once
+        _check_labels(data, classes, "train (the data's labels)")
+        classes = None  # so not again at every step
     optimizer = torch.optim.Adam(params, lr=lr)
     average = EMA(model, ema) if ema is not None else None
     losses, was_training, start = [], model.training, time.perf_counter()
@@ -143,7 +146,7 @@ def train(model: nn.Module, loss_fn: Callable, data, steps: int, *, lr: float = 
                     group["lr"] = lr * (1 - (step - 1) / steps)
             batch = _to(next(batches), device)
             if classes is not None:
-                _check_labels(batch, classes, step)
+                _check_labels(batch, classes, f"train (the batch of step {step})")
             if world > 1 and split:
                 batch = _rows(batch, rank, world)
             loss = loss_fn(model, batch, generator=noise) if takes_generator else loss_fn(model, batch)
@@ -268,11 +271,11 @@ def _num_classes(model: nn.Module) -> int | None:
     return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
 
 
-def _check_labels(batch, classes: int, step: int) -> None:
+def _check_labels(batch, classes: int, where: str) -> None:
     """Refuse a batch (x, labels) whose labels are bool or outside 0..classes-1 (see guidance)."""
     if isinstance(batch, (tuple, list)) and len(batch) == 2 and isinstance(batch[1], torch.Tensor) \
             and batch[1].ndim == 1 and not batch[1].is_floating_point():
-        _check_training_labels(batch[1], classes, f"train (the batch of step {step})")
+        _check_training_labels(batch[1], classes, where)
 
 
 def _takes_generator(fn: Callable) -> bool:

@@ -110,3 +110,9 @@ def test_a_loader_given_a_checkpoint_of_another_model_names_what_it_holds():
         pretrained.load_network(DATA_DIR / "ddpm8.pt", kind=pretrained.Autoencoder)
     with pytest.raises(ValueError, match="text2image.pt holds a TextUNet, not the UNet wanted here"):
         pretrained.load_denoiser(DATA_DIR / "text2image.pt", kind=UNet)
+
+
+def test_labels_given_with_the_data_are_checked_once_before_training():
+    x, y = torch.zeros(4, 1, 8, 8), torch.tensor([0, 3, 10, 9])
+    with pytest.raises(ValueError, match=r"train \(the data's labels\): labels must be in 0..9, got 10"):
+        train(_cond_unet(), _loss, (x, y), steps=2, batch_size=2, progress=False)

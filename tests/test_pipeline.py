@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 import minidiff
-from minidiff import exact, ink, latent, pretrained, samplers, schedules, text2image, train, widgets
+from minidiff import exact, ink, latent, pretrained, samplers, sampling, schedules, text2image, train, widgets
 from minidiff import scenes as S
 from minidiff.nets.autoencoder import Autoencoder
 from minidiff.nets.text_unet import EncodedText, TextUNet
@@ -244,12 +244,12 @@ def test_a_bar_shows_only_past_the_delay_and_counts_every_step(monkeypatch, caps
     assert capsys.readouterr().err == ""
     bars = []
 
-    class Recorded(text2image.tqdm):
+    class Recorded(sampling.tqdm):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             bars.append(self)
-    monkeypatch.setattr(text2image, "tqdm", Recorded)
-    monkeypatch.setattr(text2image, "PROGRESS_DELAY", 0.0)
+    monkeypatch.setattr(sampling, "tqdm", Recorded)
+    monkeypatch.setattr(sampling, "PROGRESS_DELAY", 0.0)
     pipe(PROMPTS, n=1, w=3.0, steps=3, generator=gen(0))
     text2image.sample(pipe.denoiser, TOK, PROMPTS, w=3.0, steps=3, batch_size=1, generator=gen(0))
     pretrained.sample_digits(Denoiser(Eps(), SCHEDULE, sample_shape=(2,)), 3, 4, batch_size=2)
