@@ -22,6 +22,7 @@ from .nets.reader import SceneReader
 from .nets.text_unet import TextUNet
 from .params import Denoiser
 from .schedules import from_config
+from .text import Tokenizer
 from .runtime import check_generator
 
 # The network classes a checkpoint may name, by the class name train.save records.
@@ -180,7 +181,7 @@ def sample_digits(model: Denoiser, n: int, steps: int = 100, *, size: int | None
 # the weights are kept (lesson 10's learning curve; only the transformer model needs them).
 _TEXT_BASE = dict(channels=[32, 64, 96], cross_levels=[1, 2], target="eps", p_uncond=0.1,
                   schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
-                  lr=1e-3, batch_size=256, ema=0.999, seed=0, images=60_000, data_seed=0)
+                  lr=1e-3, batch_size=256, ema=0.999, seed=0, images=60_000, data_seed=0, captions="templates")
 TEXT_RECIPES = {
     "scenes": dict(_TEXT_BASE, file="text2image.pt", snapshots=[500, 1000, 2000, 4000, 8000],
                    encoder=dict(kind="transformer", dim=64, heads=4, layers=2, max_len=20)),
@@ -275,7 +276,9 @@ def load_scene_reader(device=None) -> SceneReader:
 #   the text encoder must bind colours to objects (the hard negatives of Yuksekgonul et al. 2023);
 # - latent: a TextUNet on the scaled latents, cross-attending to the frozen clip text encoder's word
 #   vectors, caption dropout p_uncond for classifier-free guidance; otherwise lesson 10's recipe.
-_SCENES_DATA = dict(images=60_000, data_seed=0, seed=0)
+# captions: 'grammar' (minidiff.captions.say, the held-out phrasings never drawn), where lesson 10's
+# pixel models read the ten 'templates' (scenes.random_caption).
+_SCENES_DATA = dict(images=60_000, data_seed=0, seed=0, captions="grammar")
 LATENT_RECIPES = {
     "autoencoder": dict(_SCENES_DATA, file="autoencoder.pt", latent_channels=4, width=32, beta=1e-4,
                         lr=1e-3, batch_size=64),
@@ -318,10 +321,12 @@ def load_autoencoder(device=None) -> Autoencoder:
 
 def load_clip(device=None, name: str = "clip") -> ContrastiveModel:
     """The shipped contrastive image-text model, eval mode, frozen ('clip_plain': trained without the
-    colour-swapped twins)."""
+    colour-swapped twins); `.tokenizer` is the tokenizer of the words it was trained on."""
     if name not in ("clip", "clip_plain"):
         raise ValueError(f"load_clip: name must be 'clip' or 'clip_plain', got {name!r}")
-    return load_network(_need(name), device, kind=ContrastiveModel)
+    model = load_network(_need(name), device, kind=ContrastiveModel)
+    model.tokenizer = Tokenizer(info(_need(name))["meta"]["vocabulary"], max_len=model.config["max_len"])
+    return model
 
 
 def load_latent_denoiser(device=None) -> Denoiser:

@@ -6,9 +6,11 @@ A scene is a background and one or two coloured objects at named places:
     image = render(scene)                       # (3, 24, 24) in [-1, 1]
     caption(scene, template=0)                  # 'a gold fish and a red can on the beach'
 
-Two objects stand either left and right or top and bottom. Captions come from several templates with
-the word order varied ("on the beach, a red can next to a gold fish"), so a model has to read which
-colour belongs to which object; some templates name the places, most do not.
+Two objects stand either left and right or top and bottom. Captions come in two languages: the ten
+templates here (TWO, ONE: `caption`, `random_caption`), all that lesson 10's pixel model was trained on,
+and the grammar of minidiff.captions (`say`, `parse`), of which the templates are a part: several
+phrasings for every place and relation, synonyms, either clause order, what lesson 11's models read.
+Either way a model has to read which colour belongs to which object.
 
 Held out of training, on purpose, so that the lesson can ask whether a model composes what it has
 seen into something it has not (see `held_out`):
@@ -18,20 +20,18 @@ seen into something it has not (see `held_out`):
 `sample_scenes(n, seed, split)` draws from the 'train' or 'held_out' side of that line only.
 """
 
-import difflib
-import functools
 import re
 import zlib
-from typing import NamedTuple
 
 import numpy as np
 import torch
 
+# What a scene is made of, and the grammar of its captions, live in minidiff.captions; they are read from
+# here too (scenes.Scene, scenes.parse), as lesson 10 and its homework do.
+from .captions import (BACKGROUNDS, COLOURS, OBJECTS, POSITIONS, Scene, Thing, check_words,  # noqa: F401
+                       parse, say, vocabulary as grammar_vocabulary)
+
 SIZE = 24  # pixels per side: 32 costs 1.8x per training step, and 24 draws every shape recognisably
-BACKGROUNDS = ("beach", "grass", "night", "snow")
-OBJECTS = ("fish", "can", "ball", "star", "boat", "tree")
-COLOURS = ("gold", "red", "blue", "green", "white", "black")
-POSITIONS = ("left", "right", "top", "bottom")
 PAIRS = (("left", "right"), ("top", "bottom"))  # where two objects stand
 CENTRES = {"left": (12, 6), "right": (12, 17), "top": (6, 12), "bottom": (17, 12)}  # (row, col)
 BACKGROUND_WORDS = {"beach": "on the beach", "grass": "on the grass", "night": "at night", "snow": "in the snow"}
@@ -85,25 +85,6 @@ SPRITES = {
              "...t...",
              "...t..."],
 }
-
-
-class Thing(NamedTuple):
-    """One object in a scene: its colour, what it is, and where it stands."""
-
-    colour: str
-    object: str
-    position: str
-
-
-class Scene(NamedTuple):
-    """A background and one or two Things."""
-
-    background: str
-    things: tuple
-
-    def combination(self) -> tuple:
-        """(background, sorted (colour, object) pairs): what a caption without places pins down."""
-        return (self.background, tuple(sorted((t.colour, t.object) for t in self.things)))
 
 
 # ---- which combinations training never sees ----------------------------------------------------
@@ -272,8 +253,14 @@ def words(text: str) -> list[str]:
     return re.findall(r"[a-z]+|,", text.lower())
 
 
-def vocabulary() -> list[str]:
-    """Every word a caption can use, sorted: every template, both orders of both layouts."""
+def vocabulary(language: str = "grammar") -> list[str]:
+    """Every word a caption can use, sorted: of the grammar (minidiff.captions: what lesson 11's models
+    read and a learner may type) or of the ten 'templates' (TWO and ONE: what lesson 10's pixel model
+    was trained on, and all it knows)."""
+    if language == "grammar":
+        return grammar_vocabulary()
+    if language != "templates":
+        raise ValueError(f"vocabulary: language must be 'grammar' or 'templates', got {language!r}")
     found = set()
     for bg in BACKGROUNDS:
         for c in COLOURS:
@@ -285,63 +272,6 @@ def vocabulary() -> list[str]:
                         for k in range(len(TWO if len(scene.things) == 2 else ONE)):
                             found.update(words(caption(scene, k)))
     return sorted(found)
-
-
-@functools.cache
-def _known() -> frozenset:
-    return frozenset(vocabulary())
-
-
-def check_words(text: str, where: str = "parse") -> list[str]:
-    """The caption's words, refusing any word no caption uses (as text.Tokenizer does): dropped, it would
-    make "a purple fish on the moon" ask for any fish anywhere."""
-    if not isinstance(text, str):
-        raise ValueError(f"{where}: a caption must be a string, got {type(text).__name__}")
-    tokens = re.findall(r"[a-z]+|,|[^\sa-z,]+", text.lower())  # what Tokenizer.split finds, symbols included
-    unknown = list(dict.fromkeys(w for w in tokens if w not in _known()))
-    if unknown:
-        known = sorted(_known())
-        near = {w: difflib.get_close_matches(w, known, n=2, cutoff=0.5) for w in unknown}
-        hints = [f"{' or '.join(repr(m) for m in near[w])} for {w!r}" for w in unknown if near[w]]
-        hint = f"; did you mean {', '.join(hints)}?" if hints else "."
-        raise ValueError(f"{where}: unknown word{'s' if len(unknown) > 1 else ''} "
-                         f"{', '.join(repr(w) for w in unknown)} in {text!r}{hint} The scenes know {len(known)} "
-                         f"words: {' '.join(known)} (colours {', '.join(COLOURS)}; objects {', '.join(OBJECTS)}; "
-                         f"backgrounds {', '.join(BACKGROUNDS)})")
-    return tokens
-
-
-def parse(text: str) -> Scene:
-    """What a caption asks for, as a Scene whose unnamed parts are None: the background (None when the
-    caption names none), and the things in the order named, each with position None unless placed.
-    A word no caption uses is an error that names it."""
-    tokens, things, background = check_words(text), [], None
-    places = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
-    for i, word in enumerate(tokens):
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        if word in ("beach", "grass", "night", "snow"):
-            background = word
-        elif word in OBJECTS:
-            colour = tokens[i - 1] if i and tokens[i - 1] in COLOURS else None
-            things.append([colour, word, None])
-        elif word in places and things:
-            if nxt == "of":  # "a red can to the left of a gold fish": this one left, the next right
-                things[-1][2], pending = word, places[word]
-                things.append(["__pending__", pending])
-            else:  # "a red can on the left"
-                things[-1][2] = word
-        elif word in ("above", "below") and things:
-            things[-1][2] = "top" if word == "above" else "bottom"
-            things.append(["__pending__", "bottom" if word == "above" else "top"])
-    out, pending = [], None
-    for item in things:
-        if item[0] == "__pending__":
-            pending = item[1]
-            continue
-        if pending is not None:
-            item[2], pending = pending, None
-        out.append(Thing(*item))
-    return Scene(background, tuple(out))
 
 
 # ---- prompts for measuring a model -------------------------------------------------------------
@@ -395,3 +325,49 @@ def swap_pairs(k: int, seed: int = 0) -> list[tuple[str, str]]:
         if a.combination() in seen and b.combination() in seen and (prompt(a), prompt(b)) not in pairs:
             pairs.append((prompt(a), prompt(b)))
     return pairs
+
+
+# ---- prompt sets for measuring how a model reads wording -------------------------------------------
+
+GOLDFISH_WORDINGS = ("a goldfish next to a can of cola at the beach",  # two held-out phrases
+                     "a gold fish and a red can on the beach",  # the plainest wording (scenes.GOLDFISH_PROMPT)
+                     "on the sand, a red tin beside a golden fish",
+                     "A goldfish with a cola can by the sea",
+                     "at the beach, the red can near the goldfish")
+
+
+def wording_prompts(kind: str, k: int, seed: int = 0) -> list[str]:
+    """k captions of two-thing scenes for one row of the wording table:
+    'seen' (training's combinations in training's phrasings), 'held_out_phrasing' (training's
+    combinations, each caption with a held-out phrase) or 'held_out_both' (held-out combinations in
+    held-out phrasings). The same seed, the same captions."""
+    if kind not in ("seen", "held_out_phrasing", "held_out_both"):
+        raise ValueError(f"wording_prompts: kind must be 'seen', 'held_out_phrasing' or 'held_out_both', got {kind!r}")
+    rng, out = np.random.default_rng(seed), []
+    while len(out) < k:
+        scene = random_scene(rng, "held_out" if kind == "held_out_both" else "train")
+        if len(scene.things) != 2:
+            continue
+        if kind == "seen":
+            out.append(say(scene, rng, "seen"))
+            continue
+        if scene.things[0].position in ("bottom", "right") and rng.random() < 0.5:
+            scene = scene._replace(things=scene.things[::-1])  # either thing may come first
+        try:
+            out.append(say(scene, rng, "held_out"))
+        except ValueError:  # no held-out phrase fits this scene: draw another
+            continue
+    return out
+
+
+def binding_prompts(k: int, seed: int = 0) -> list[str]:
+    """4k captions: k colour-swapped pairs ('a red fish and a blue can', 'a blue fish and a red can', both
+    sides seen in training), each side with the place first and last: only which colour word stands
+    next to which object word tells the two apart."""
+    out = []
+    for pair in swap_pairs(k, seed):
+        for text in pair:
+            place = BACKGROUND_WORDS[parse(text).background]
+            things = text.removesuffix(f" {place}")
+            out += [f"{things} {place}", f"{place}, {things}"]
+    return out

@@ -74,10 +74,11 @@ class Tokenizer:
         return len(self.words)
 
     def split(self, text: str) -> list[str]:
-        """Lower-case words and commas."""
+        """Lower-case words and commas; any other symbol is a token of its own (and unknown)."""
         if not isinstance(text, str):
             raise ValueError(f"Tokenizer: a caption must be a string, got {type(text).__name__}")
-        return re.findall(r"[a-z]+|,|[^\sa-z,]+", text.lower())
+        # a full stop (or ! ?) at the very end ends the sentence and names nothing: it is not a token
+        return re.findall(r"[a-z]+|,|[^\sa-z,]+", re.sub(r"[.!?]+\s*$", "", text.lower()))
 
     def encode(self, text: str) -> torch.Tensor:
         """(max_len,) ids: <start>, the words, then <pad> up to max_len."""

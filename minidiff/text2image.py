@@ -101,3 +101,29 @@ def adherence_table(model, tok, reader, *, ws=(0.0, 1.0, 3.0), k: int = 16, per_
         table[name] = {f"{w:g}": prompt_adherence(model, tok, reader, prompts, n=n, w=w, steps=steps,
                                                   generator=generator, decoder=decoder) for w in ws}
     return table
+
+
+def wording_suites(n: int = 64, seed: int = 0) -> dict:
+    """{row: prompts} of the wording table (minidiff.captions), each row n samples in all: seen
+    phrasings, held-out phrasings, held-out combinations in held-out phrasings (16 prompts each), every
+    goldfish wording (one prompt each), and colour-swapped pairs in both clause orders (16 prompts)."""
+    k = min(16, n)
+    rows = {kind: S.wording_prompts(kind, k, seed) for kind in ("seen", "held_out_phrasing", "held_out_both")}
+    rows.update({f"goldfish: {text}": [text] for text in S.GOLDFISH_WORDINGS})
+    rows["colour swaps, both orders"] = S.binding_prompts(max(1, k // 4), seed)
+    return rows
+
+
+def wording_table(model, tok, reader, *, n: int = 64, w: float = 3.0, steps: int = 30,
+                  generator: torch.Generator | None = None, decoder=None, seed: int = 0) -> dict:
+    """{row: (adhering samples, samples)} over wording_suites(n, seed): n samples a row, spread evenly
+    over its prompts (so that minidiff.metrics.share_text can give each row its interval)."""
+    out = {}
+    for row, prompts in wording_suites(n, seed).items():
+        if n % len(prompts):
+            raise ValueError(f"wording_table: n = {n} samples do not spread evenly over {len(prompts)} prompts; "
+                             "use a multiple of 16")
+        asked = prompt_list(prompts, n // len(prompts), "wording_table")
+        images = sample(model, tok, asked, w=w, steps=steps, generator=generator, decoder=decoder, progress=False)
+        out[row] = (int(adherence(reader, images, asked).sum()), len(asked))
+    return out

@@ -28,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import minidiff  # noqa: E402
-from minidiff import checkpoints, latent, pretrained, scenes as S, text, train  # noqa: E402
+from minidiff import captions, checkpoints, latent, pretrained, scenes as S, text, train  # noqa: E402
 from minidiff.losses import diffusion_loss  # noqa: E402
 from minidiff.nets.autoencoder import Autoencoder, vae_loss  # noqa: E402
 from minidiff.nets.contrastive import ContrastiveModel, contrastive_loss  # noqa: E402
@@ -114,16 +114,16 @@ def train_clip(name, r, minutes, steps, every, out, resume=False):
 
     def batch(generator):
         index = torch.randint(len(x), (r["batch_size"],), generator=generator).tolist()
-        images, captions = [], []
+        images, said = [], []
         for i in index:
             seed = int(rng.integers(2**31))  # the same template and order for a scene and its twin
             images.append(x[i])
-            captions.append(S.random_caption(scenes[i], np.random.default_rng(seed)))
+            said.append(captions.say(scenes[i], np.random.default_rng(seed)))
             if i in twins:
                 twin_scene, twin_image = twins[i]
                 images.append(twin_image)
-                captions.append(S.random_caption(twin_scene, np.random.default_rng(seed)))
-        return torch.stack(images), tok(captions)
+                said.append(captions.say(twin_scene, np.random.default_rng(seed)))
+        return torch.stack(images), tok(said)
 
     def loss_fn(m, pair):
         images, ids = pair
@@ -171,8 +171,7 @@ def train_latent(name, r, minutes, steps, every, out, resume=False):
         index = torch.randint(len(x), (r["batch_size"],), generator=generator)
         noise = torch.randn(mean[index].shape, generator=generator)
         z = scale * (mean[index] + std[index] * noise)  # a sample of q(z | x), scaled to unit variance
-        captions = [S.random_caption(scenes[i], rng) for i in index.tolist()]
-        return z, tok(captions)
+        return z, tok([captions.say(scenes[i], rng) for i in index.tolist()])
 
     def loss_fn(model, pair, generator=None):
         z, ids = pair
@@ -198,15 +197,17 @@ def evaluate(name: str, out: Path) -> dict:
     reader = pretrained.load_scene_reader()
     start = time.perf_counter()
     model = pretrained.load_denoiser(out) if name == "latent" else pretrained.load_network(out)
+    if name in ("clip", "clip_plain"):
+        model.tokenizer = text.Tokenizer(train.info(out)["meta"]["vocabulary"], max_len=model.config["max_len"])
     if name == "autoencoder":
         scores = latent.autoencoder_scores(model, reader)
     elif name in ("clip", "clip_plain"):
-        scores = latent.retrieval_scores(model, text.Tokenizer(S.vocabulary()))
+        scores = latent.retrieval_scores(model, model.tokenizer)
     else:
         from minidiff.text2image import adherence_table
 
         decoder = pretrained.load_autoencoder()  # the latents are the shipped autoencoder's
-        scores = adherence_table(model, model.net.tokenizer(S.vocabulary()), reader, ws=(0.0, 1.0, 3.0, 5.0),
+        scores = adherence_table(model, model.net.tokenizer(train.info(out)["meta"]["vocabulary"]), reader, ws=(0.0, 1.0, 3.0, 5.0),
                                  per_prompt=8, generator=torch.Generator().manual_seed(1), decoder=decoder)
     scores["seconds"] = round(time.perf_counter() - start, 1)
     about = train.info(out)

@@ -49,7 +49,7 @@ def train_text2image(name: str, steps: int, minutes: float, save_every: float, o
     start = time.perf_counter()
     x, scenes = S.sample_scenes(r["images"], seed=r["data_seed"], split="train")
     print(f"{name}: rendered {len(x)} training scenes in {time.perf_counter() - start:.0f} s", flush=True)
-    tok = text.Tokenizer(S.vocabulary(), max_len=r["encoder"]["max_len"])
+    tok = text.Tokenizer(S.vocabulary(r["captions"]), max_len=r["encoder"]["max_len"])
     net = TextUNet(len(tok), channels=r["channels"], cross_levels=r["cross_levels"], encoder=r["encoder"])
     x = x.to(device)  # the whole training set on the device: a batch is then one gather there
     schedule = from_config(r["schedule"])
@@ -90,7 +90,7 @@ def train_text2image(name: str, steps: int, minutes: float, save_every: float, o
                     legs=done.get("legs", []),
                     threads=torch.get_num_threads(), device=device_name(device), final_loss=round(sum(recent) / max(1, len(recent)), 5),
                     data=f"scenes.sample_scenes({r['images']}, seed={r['data_seed']}, split='train')",
-                    vocabulary=S.vocabulary(), **{k: v for k, v in r.items() if k != "file"})
+                    vocabulary=S.vocabulary(r["captions"]), **{k: v for k, v in r.items() if k != "file"})
 
     def save(ema_model, step):
         model = Denoiser(ema_model, schedule, r["target"], clip=1.0, sample_shape=(3, S.SIZE, S.SIZE))

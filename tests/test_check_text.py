@@ -38,7 +38,7 @@ def test_tokenise_right_answers_pass():
     assert check.tokenise(lambda c, v, n: torch.tensor(tokenise(c, v, n))).status == "correct"  # a tensor is fine
     tok = Tokenizer(scenes.vocabulary())
     assert check.tokenise(lambda c, v, n: Tokenizer(scenes.vocabulary(), n).encode(c)).status == "correct"
-    assert len(tok) == 35 and tok.ids["<pad>"] == 0 and tok.ids["<start>"] == 1
+    assert len(tok) == 53 and tok.ids["<pad>"] == 0 and tok.ids["<start>"] == 1
 
 
 @pytest.mark.parametrize("wrong,words", [

@@ -11,9 +11,9 @@ PACKAGE = pathlib.Path(minidiff.__file__).parent
 # Bottom to top. A module in layer k may import from layers 0..k (its own layer only without a cycle).
 LAYERS = [
     ["runtime"],
-    ["schedules", "params", "toy", "data", "scenes"],
+    ["schedules", "params", "toy", "data", "captions", "scenes"],
     ["forward", "losses", "nets", "exact", "text", "checkpoints"],
-    ["sampling", "samplers", "sde", "ink", "likelihood", "guidance", "train", "metrics", "gan"],
+    ["sampling", "samplers", "sde", "ink", "likelihood", "guidance", "train", "metrics", "gan", "inverse"],
     ["pretrained", "nfe", "text2image", "latent", "beyond"],
     ["plot"],
     ["widgets"],

@@ -85,10 +85,11 @@ def test_every_rendered_scene_has_a_dark_pixel_so_the_0_to_1_test_never_refuses_
 def test_parse_names_every_unknown_word():
     # before: Scene(None, (Thing(None, 'fish', None),)): "a purple fish on the moon" matched any fish
     with pytest.raises(ValueError, match=r"parse: unknown words 'purple', 'moon' in 'a purple fish on the moon'.* "
-                                         r"The scenes know 33 words: , a above .*colours gold, red, blue, green, "
-                                         r"white, black; objects fish, can, ball, star, boat, tree; backgrounds"):
+                                         r"The scenes can draw colours gold, red, blue, green, white, black; objects "
+                                         r"fish, can, ball, star, boat, tree \(also goldfish, .*places beach, grass, "
+                                         r"night, snow. All 51 words: , a above"):
         S.parse("a purple fish on the moon")
-    with pytest.raises(ValueError, match=r"unknown word 'fsh' in 'a gold fsh at night'; did you mean 'fish' for 'fsh'\?"):
+    with pytest.raises(ValueError, match=r"unknown word 'fsh' in 'a gold fsh at night'; did you mean 'fish' or 'ship' for 'fsh'\?"):
         S.parse("a gold fsh at night")
     with pytest.raises(ValueError, match="a caption must be a string, got list"):
         S.parse(["a red can"])
