@@ -336,28 +336,38 @@ GOLDFISH_WORDINGS = ("a goldfish next to a can of cola at the beach",  # two hel
                      "at the beach, the red can near the goldfish")
 
 
-def wording_prompts(kind: str, k: int, seed: int = 0) -> list[str]:
+def _template_captions(scene: Scene) -> set:
+    """The ten templates' captions of a scene, both orders of its things."""
+    orders = {scene.things, scene.things[::-1]}
+    return {caption(Scene(scene.background, o), k) for o in orders for k in range(len(TWO if len(o) == 2 else ONE))}
+
+
+def wording_prompts(kind: str, k: int, seed: int = 0, vocabulary=None) -> list[str]:
     """k captions of two-thing scenes for one row of the wording table:
     'seen' (training's combinations in training's phrasings), 'held_out_phrasing' (training's
     combinations, each caption with a held-out phrase) or 'held_out_both' (held-out combinations in
-    held-out phrasings). The same seed, the same captions."""
+    held-out phrasings). With a `vocabulary` (a model's words, e.g. vocabulary('templates')), only
+    captions in those words that are none of the ten templates: new wording a model of the templates
+    can read. The same seed, the same captions."""
     if kind not in ("seen", "held_out_phrasing", "held_out_both"):
         raise ValueError(f"wording_prompts: kind must be 'seen', 'held_out_phrasing' or 'held_out_both', got {kind!r}")
+    known = None if vocabulary is None else set(vocabulary)
     rng, out = np.random.default_rng(seed), []
-    while len(out) < k:
+    for _ in range(200 * k):  # rejection; a bound, so that a vocabulary too small to say anything stops
+        if len(out) == k:
+            return out
         scene = random_scene(rng, "held_out" if kind == "held_out_both" else "train")
         if len(scene.things) != 2:
             continue
-        if kind == "seen":
-            out.append(say(scene, rng, "seen"))
-            continue
-        if scene.things[0].position in ("bottom", "right") and rng.random() < 0.5:
+        if kind != "seen" and scene.things[0].position in ("bottom", "right") and rng.random() < 0.5:
             scene = scene._replace(things=scene.things[::-1])  # either thing may come first
         try:
-            out.append(say(scene, rng, "held_out"))
+            text = say(scene, rng, "seen" if kind == "seen" else "held_out")
         except ValueError:  # no held-out phrase fits this scene: draw another
             continue
-    return out
+        if known is None or (set(words(text)) <= known and text not in _template_captions(scene)):
+            out.append(text)
+    raise ValueError(f"wording_prompts: found only {len(out)} of {k} {kind!r} captions within the vocabulary given")
 
 
 def binding_prompts(k: int, seed: int = 0) -> list[str]:

@@ -218,3 +218,39 @@ def test_the_bag_of_words_truly_cannot_tell_a_swap():
     torch.manual_seed(5)
     ct.encoding_gap()
     assert torch.equal(torch.rand(3), expected)  # the learner's random stream is left alone
+
+
+def test_attention_sink_is_judged_against_the_map_given():
+    words = ["<start>", "a", "gold", "fish", "and", "a", "red", "can"]
+    w = torch.full((144, len(words)), 0.05)
+    w[:, 0] = 0.45  # the sink: 56% of each row once normalised, every other column 6%
+    w = w / w.sum(1, keepdim=True)
+    fb = check.attention_sink("<start>", w, words)
+    assert fb.status == "correct" and "attention sink" in fb.message, fb
+    assert check.attention_sink(" <START> ", w, words).status == "correct"  # spacing and case are free
+    fb = check.attention_sink("fish", w, words)
+    assert fb.status == "wrong" and "'<start>' the most" in fb.message and "every pixel can use" in fb.message, fb
+    # 'a' appears twice: its columns count together, and it is judged by that total
+    w2 = w.clone()
+    w2[:, [1, 5]] = 0.4
+    w2 = w2 / w2.sum(1, keepdim=True)
+    assert check.attention_sink("a", w2, words).status == "correct"
+    assert check.attention_sink("<start>", w2, words).status == "wrong"
+    assert check.attention_sink("beach", w, words).status == "error"  # not a word of this map
+    assert check.attention_sink(None, w, words).status == "not attempted"
+    with pytest.raises(ValueError, match="a column for each"):
+        check.attention_sink("a", w[:, :3], words)
+
+
+def test_swap_ratio_accepts_what_the_counts_allow_and_explains_the_rest():
+    bag, transformer = (14, 64), (58, 64)  # about 22% and 91%: a ratio of 0.24
+    assert check.swap_ratio(0.25, bag, transformer).status == "correct"
+    fb = check.swap_ratio(1.0, bag, transformer)  # "no difference": the encoder ignored
+    assert fb.status == "wrong" and "too high" in fb.message and "same set" not in fb.message, fb
+    fb = check.swap_ratio(0.0, bag, transformer)  # "the bag never gets it right"
+    assert fb.status == "wrong" and "too low" in fb.message and "guess between two bindings" in fb.message, fb
+    assert check.swap_ratio(2.0, bag, transformer).status == "wrong"  # the ratio upside down
+    # with few samples the interval is wide, and a reasonable answer passes
+    assert check.swap_ratio(0.5, (2, 8), (6, 8)).status == "correct"
+    assert check.swap_ratio("half", bag, transformer).status == "error"
+    assert check.swap_ratio(None, bag, transformer).status == "not attempted"

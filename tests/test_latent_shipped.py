@@ -55,13 +55,13 @@ def test_the_latent_scale_gives_unit_variance_on_fresh_images(vae):
 
 
 def test_retrieval_meets_the_target_and_the_twins_are_what_binds_colours():
-    tok = text.Tokenizer(S.vocabulary())
     clip, plain = pretrained.load_clip(), pretrained.load_clip(name="clip_plain")
-    scores = latent.retrieval_scores(clip, tok, k=256, repeats=1, seed=100)
+    assert clip.tokenizer.words[2:] == plain.tokenizer.words[2:] == S.vocabulary()  # the whole grammar
+    scores = latent.retrieval_scores(clip, clip.tokenizer, k=256, repeats=1, seed=100)
     for suite in ("random", "swaps", "held_out"):
         for direction, (mean, _) in scores[suite].items():
             assert mean >= 0.9, (suite, direction, scores)  # issue 13's target, top-1 in batches of 256
-    without = latent.retrieval_scores(plain, tok, k=256, repeats=1, seed=100)
+    without = latent.retrieval_scores(plain, plain.tokenizer, k=256, repeats=1, seed=100)
     # trained without the swapped twins, the encoder cannot tell a caption from its twin: about 50%
     # on swaps (a coin flip between the two), while random batches stay easy
     assert max(m for m, _ in without["swaps"].values()) < 0.65, without

@@ -111,3 +111,25 @@ def test_reader_accuracy_on_readers_with_known_answers(reader):
     torch.manual_seed(0)
     untrained = reader_accuracy(SceneReader(width=4, hidden=8).eval(), images, scenes)
     assert all(0 <= v <= 1 for v in untrained.values()) and untrained["scene"] < 0.1
+
+
+def test_failure_kinds_name_what_went_wrong():
+    from minidiff.metrics.scenes import FAILURE_KINDS, failure_kind
+
+    wish = S.parse(S.GOLDFISH_PROMPT)  # a gold fish and a red can on the beach, places not said
+
+    def scene(bg, *things):
+        return S.Scene(bg, tuple(S.Thing(c, o, p) for c, o, p in things))
+
+    cases = [
+        (scene("beach", ("red", "can", "left"), ("gold", "fish", "right")), "as asked"),
+        (scene("night", ("gold", "fish", "left"), ("red", "can", "right")), "another background"),
+        (scene("beach", ("red", "fish", "left"), ("gold", "can", "right")), "colours swapped"),
+        (scene("beach", ("gold", "fish", "left"), ("blue", "can", "right")), "right objects, a colour wrong"),
+        (scene("beach", ("gold", "fish", "left"), ("gold", "can", "right")), "right objects, a colour wrong"),
+        (scene("beach", ("gold", "fish", "left"), ("red", "ball", "right")), "an object wrong, missing or extra"),
+        (scene("beach", ("gold", "fish", "left"),), "an object wrong, missing or extra"),
+    ]
+    for seen, kind in cases:
+        assert failure_kind(seen, wish) == kind, (seen, kind)
+    assert {k for _, k in cases} == set(FAILURE_KINDS)

@@ -72,7 +72,9 @@ def test_attention_maps_panels_hold_the_upsampled_weights():
     torch.testing.assert_close(m, expected)  # nearest: each weight covers its 2 x 2 pixels, means kept
     top = a[:, :4].max().item()
     assert all(ax.images[-1].get_clim() == pytest.approx((0.0, top)) for ax in titled[1:])  # one shared scale
-    assert f"({a[:, 2].max():.2f})" in titled[3].get_title()
+    # the number in a title is the word's share of all attention: its mean weight over the pixels
+    assert titled[3].get_title() == f"gold  {a[:, 2].mean():.0%}"
+    assert [ax.get_ylabel() for ax in fig.axes if ax not in titled] == ["attention weight"]  # one colour bar
 
 
 def test_attention_maps_shapes_and_scales():
@@ -84,7 +86,8 @@ def test_attention_maps_shapes_and_scales():
     # the maps of one pixel's weights add up to 1 over the words, at every pixel of the image
     total = sum(torch.as_tensor(ax.images[-1].get_array()) for ax in as_grid.axes[1:4])
     torch.testing.assert_close(total, torch.ones(24, 24))
-    assert len(plot.attention_maps(image, a, ["x", "y"], ncols=2).axes) == 4  # image + 2 words, two to a row
+    assert len(plot.attention_maps(image, a, ["x", "y"], ncols=2).axes) == 5  # image + 2 words + the colour bar
+    assert len(as_grid.axes) == 4  # each on its own scale: no shared colour bar
     with pytest.raises(ValueError, match="square number"):
         plot.attention_maps(image, weights(35, 3), ["x"])
     with pytest.raises(ValueError, match="average the heads"):

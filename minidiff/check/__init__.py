@@ -42,9 +42,9 @@ __all__ += ["doubling_time", "fewest_steps_to_noise", "mass_left_darker", "merge
 from .guidance import cfg_combination, closest_to_real_w, guided_eps, ho_salimans_to_scale
 
 __all__ += ["cfg_combination", "closest_to_real_w", "guided_eps", "ho_salimans_to_scale"]
-from .text import cross_attention, swap_prediction, text_cfg, tokenise
+from .text import attention_sink, cross_attention, swap_prediction, swap_ratio, text_cfg, tokenise
 
-__all__ += ["cross_attention", "swap_prediction", "text_cfg", "tokenise"]
+__all__ += ["attention_sink", "cross_attention", "swap_prediction", "swap_ratio", "text_cfg", "tokenise"]
 from .latent import contrastive_loss, decode_latents, encode_latents, hardest_retrieval, scale_factor
 
 __all__ += ["contrastive_loss", "decode_latents", "encode_latents", "hardest_retrieval", "scale_factor"]

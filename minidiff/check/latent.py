@@ -428,12 +428,9 @@ def retrieval_measured(k: int = 256, repeats: int | None = None, device=None) ->
     from .. import pretrained
     from ..latent import retrieval_scores
     from ..runtime import by_mode
-    from ..scenes import vocabulary
-    from ..text import Tokenizer
 
     clip = pretrained.load_clip(device)
-    tok = Tokenizer(vocabulary(), max_len=clip.config["max_len"])
-    return retrieval_scores(clip, tok, k=k, repeats=repeats or by_mode(full=4, fast=2))
+    return retrieval_scores(clip, clip.tokenizer, k=k, repeats=repeats or by_mode(full=4, fast=2))
 
 
 def hardest_retrieval(answer, scores: dict | None = None) -> Feedback:

@@ -347,3 +347,64 @@ def swap_prediction(answer) -> Feedback:
     return Feedback(ex, CORRECT, f"{SAME_ENCODING}. Measured on fresh encoders: the two prompts' word vectors "
                                  f"are {gap['bag']:.1g} apart for the bag and {gap['transformer']:.2f} apart "
                                  "for the transformer.")
+
+
+# --- predictions made before the result is shown (lesson 10) --------------------------------------------
+
+def attention_sink(answer, weights: torch.Tensor, words: list) -> Feedback:
+    """answer: the word you expected to take the largest share of all the attention in section 4's map.
+    weights: (pixels, L) the map the lesson drew (each row sums to 1 over the words); words: its words."""
+    ex = "which word takes the most attention"
+    if answer is None or answer is ...:
+        return Feedback(ex, NOT_ATTEMPTED, "not attempted yet: replace None with a word of the prompt, or '<start>'.")
+    weights = torch.as_tensor(weights, dtype=torch.float64)
+    if weights.ndim != 2 or weights.shape[1] < len(words):
+        raise ValueError(f"attention_sink: weights must be (pixels, words) with a column for each of the "
+                         f"{len(words)} words, got {tuple(weights.shape)}")
+    share = weights[:, :len(words)].mean(0)  # each word's share of all the attention
+    by_word = {}
+    for w, s in zip(words, share.tolist()):
+        by_word[w] = by_word.get(w, 0.0) + s  # 'a' twice: its two columns together
+    key = str(answer).strip().lower()
+    if key not in by_word:
+        return Feedback(ex, ERROR, f"answer with one of the map's words: {', '.join(repr(w) for w in by_word)}; "
+                                   f"got {answer!r}")
+    top = max(by_word, key=by_word.get)
+    shares = f"{key!r} took {by_word[key]:.0%} of the attention, {top!r} the most, {by_word[top]:.0%}"
+    if by_word[key] >= by_word[top] - 0.02:  # within two points of the largest: a tie at this resolution
+        why = (" A token that every caption has, in the same place, is the safe place for a pixel to put weight "
+               "it has no use for: an attention sink (Xiao et al. 2023 named it in language models).") \
+            if key == "<start>" else ""
+        return Feedback(ex, CORRECT, f"{shares}.{why}")
+    hint = ("the pixels of the background and of every object each spread their weight over all the words, and "
+            "most pixels are neither the fish nor the can: the word that takes the most is the one that "
+            "every pixel can use")
+    return Feedback(ex, WRONG, f"{shares}. Look at the map again: {hint}.")
+
+
+def swap_ratio(answer, bag: tuple, transformer: tuple) -> Feedback:
+    """answer: your prediction, before section 7 ran, of the bag-of-words model's adherence on the
+    colour-swap prompts as a fraction of the transformer's (1: as good, 0: never right). bag and
+    transformer: (adhering samples, samples) that section 7 measured. Right when the answer lies within
+    what the counts allow: the ratio of the two shares' 95% Wilson intervals, lowest to highest."""
+    from ..metrics import share_interval
+
+    ex = "the bag of words against the transformer, predicted"
+    if answer is None or answer is ...:
+        return Feedback(ex, NOT_ATTEMPTED, "not attempted yet: replace None with a number between 0 and 1.")
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
+        return Feedback(ex, ERROR, f"answer with one number, the ratio of the two shares, got {answer!r}")
+    (kb, nb), (kt, nt) = bag, transformer
+    (lb, hb), (lt, ht) = share_interval(kb, nb), share_interval(kt, nt)
+    low, high = lb / max(ht, 1e-9), hb / max(lt, 1e-9)
+    measured = f"measured: bag {kb} of {nb}, transformer {kt} of {nt}, a ratio of {kb / nb / max(kt / nt, 1e-9):.2f} " \
+               f"(the counts allow {low:.2f} to {min(high, 9.99):.2f})"
+    if low <= answer <= high:
+        return Feedback(ex, CORRECT, f"{measured}. The bag gives both captions of a pair the same set of vectors, "
+                                     "so it can at best guess which object gets which colour: half the time.")
+    if answer > high:
+        return Feedback(ex, WRONG, f"{answer:g} is too high; {measured}. What does a bag of words give to 'a red fish "
+                                   "and a blue can' that it does not also give to 'a blue fish and a red can'?")
+    return Feedback(ex, WRONG, f"{answer:g} is too low; {measured}. The bag is not blind to colours: it knows a red "
+                               "thing and a blue thing are asked for, only not which is which. How often does a "
+                               "guess between two bindings come out right?")

@@ -55,3 +55,27 @@ def reader_accuracy(reader, images: torch.Tensor, scenes: list) -> dict:
                 object=(obj.argmax(2) == to).float().mean().item(),
                 colour=(col.argmax(2) == tc)[has].float().mean().item(),
                 scene=sum(exact) / len(exact))
+
+
+FAILURE_KINDS = ("as asked", "another background", "colours swapped", "right objects, a colour wrong",
+                 "an object wrong, missing or extra")
+
+
+def failure_kind(seen: S.Scene, wanted: S.Scene) -> str:
+    """Why a sample does not adhere, one of FAILURE_KINDS, checked in that order: the background first,
+    then a wish of two things whose colours came out exchanged ('a red fish and a gold can' for 'a gold
+    fish and a red can': the binding error of lesson 10), then right objects with a colour wrong."""
+    if adheres(seen, wanted):
+        return FAILURE_KINDS[0]
+    if wanted.background is not None and seen.background != wanted.background:
+        return FAILURE_KINDS[1]
+    objects = sorted(t.object for t in seen.things)
+    if objects != sorted(t.object for t in wanted.things):
+        return FAILURE_KINDS[4]
+    if len(wanted.things) == 2 and all(t.colour for t in wanted.things):
+        a, b = wanted.things
+        swapped = S.Scene(wanted.background, (a._replace(colour=b.colour, position=None),
+                                              b._replace(colour=a.colour, position=None)))
+        if a.colour != b.colour and adheres(seen, swapped):
+            return FAILURE_KINDS[2]
+    return FAILURE_KINDS[3]

@@ -114,10 +114,13 @@ def attention_maps(image, weights, words: Sequence[str], ncols: int = 6, size: f
         m = maps[j].numpy()
         vmax = top if scale == "shared" else float(m.max())
         ax.imshow(grey, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        ax.imshow(m, cmap=cmap, vmin=0.0, vmax=vmax if vmax > 0 else 1.0, alpha=alpha, interpolation="nearest")
-        ax.set_title(f"{word}  ({m.max():.2f})", fontsize=8, pad=2)
-    if title:
-        fig.suptitle(title, fontsize=9)
+        shade = ax.imshow(m, cmap=cmap, vmin=0.0, vmax=vmax if vmax > 0 else 1.0, alpha=alpha, interpolation="nearest")
+        # each pixel's weights over the words sum to 1, so a word's mean weight is its share of all attention
+        ax.set_title(f"{word}  {m.mean():.0%}", fontsize=8, pad=2)
+    if shown and scale == "shared":
+        fig.colorbar(shade, ax=axes.tolist(), fraction=0.025, pad=0.02, label="attention weight")
+    note = "the % after each word: its share of all the attention (every pixel's weights sum to 1)"
+    fig.suptitle(f"{title}\n{note}" if title else note, fontsize=8)
     return fig
 
 
