@@ -115,3 +115,27 @@ def test_mode_coverage_stub_and_shape():
     assert check.mode_coverage(todo).status == "not attempted"
     assert check.mode_coverage(lambda x, m, s: None).status == "error"
     assert_wrong(check.mode_coverage(lambda x, m, s: coverage_by_loop(x, m, s)[0]), "two numbers")
+
+
+CURVE = [dict(size=4, copies=0.98, chance=0.60), dict(size=8, copies=0.52, chance=0.50),
+         dict(size=16, copies=0.20, chance=0.40), dict(size=64, copies=0.12, chance=0.14)]
+
+
+@pytest.mark.parametrize("answer, status, words", [
+    (16, "correct", "N = 16: 20.0% near-copies against 40.0%"),
+    (8, "wrong", "still copies"),       # off by one size: 52% against 50% is not below
+    (4, "wrong", "still copies"),
+    (64, "wrong", "earlier, at N = 16"),  # the guess that only a large set stops copying
+    (32, "wrong", "pick one of"),       # not a size measured
+    (None, "not attempted", "replace None"),
+    ("16", "error", "number"),
+])
+def test_copy_below_chance(answer, status, words):
+    fb = check.beyond.copy_below_chance(answer, CURVE)
+    assert fb.status == status and words in fb.message, fb
+
+
+def test_copy_below_chance_when_it_never_falls():
+    curve = [dict(size=4, copies=0.98, chance=0.6), dict(size=8, copies=0.7, chance=0.5)]
+    assert check.beyond.first_below_chance(curve) is None
+    assert check.beyond.copy_below_chance(8, curve).status == "wrong"

@@ -66,3 +66,25 @@ def test_closest_to_real_w_judges_by_the_measurement():
 def test_closest_to_real_w_measures_itself():
     fd = check.guidance.guidance_frechet(ws=(0.0, 2.0), per_digit=8, steps=5)  # 8: guidance_scores' least
     assert fd[2.0] < fd[0.0]  # with w = 0 most samples are another digit: far from the requested class
+
+
+@pytest.mark.parametrize("answer, measured, status, words", [
+    ("narrower", 0.7, "correct", "0.70 times"),
+    ("Tighter ", 0.7, "correct", "0.70 times"),            # a synonym, any case and spacing
+    ("wider", 0.7, "wrong", "narrower"),                    # the typical wrong guess: guidance spreads samples
+    ("about the same", 0.7, "wrong", "squeeze"),           # the guess that guidance samples the target
+    ("about the same", 1.05, "correct", "1.05"),
+    ("narrower", 1.3, "wrong", "wider, not narrower"),
+    (None, 0.7, "not attempted", "replace None"),
+    (0.7, 0.7, "error", "one of"),                          # a number instead of a word
+])
+def test_ddim_spread_judges_the_prediction(answer, measured, status, words):
+    fb = check.guidance.ddim_spread(answer, measured)
+    assert fb.status == status and words in fb.message, fb
+
+
+def test_ddim_spread_measures_itself():
+    # exact scores: at w = 1 DDIM draws p(x | y) itself, at w = 4 its cloud is narrower than the target's
+    assert abs(check.guidance.ddim_spread_ratio(w=1.0) - 1) < check.guidance.SPREAD_BAND
+    assert check.guidance.ddim_spread_ratio(w=4.0) < 1 - check.guidance.SPREAD_BAND
+    assert check.guidance.ddim_spread("narrower").status == "correct"

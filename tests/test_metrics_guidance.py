@@ -7,6 +7,7 @@ import torch
 
 from minidiff.data import load_digits
 from minidiff.metrics import empirical_log_posterior, guidance_scores
+from minidiff.metrics.guidance import ink
 from minidiff.schedules import VPLinear
 
 
@@ -82,3 +83,15 @@ def test_empirical_posterior_is_bayes_rule():
                              for c in range(10)], 1)
     bayes = (per_class + prior.log()).log_softmax(1)  # p(y) p(x_t | y), normalised
     assert torch.allclose(lp, bayes, atol=1e-9)
+
+
+def test_ink_by_hand():
+    # two 2x2 images: ink (x + 1) / 2 of [0, 1, 1, 0] and [0.5, 0.5, 0.95, 0]; full ink (>= 0.9): 2/4 and 1/4
+    images = torch.tensor([[[[-1.0, 1.0], [1.0, -1.0]]], [[[0.0, 0.0], [0.9, -1.0]]]])
+    out = ink(images)
+    assert out["n"] == 2 and out["mean"] == pytest.approx((0.5 + 0.4875) / 2, abs=1e-4)
+    # standard errors over the 2 images: std of (0.5, 0.4875) and of (0.5, 0.25), over sqrt(2)
+    assert out["mean_se"] == pytest.approx(0.00625, abs=1e-4)
+    assert out["full"] == pytest.approx(0.375) and out["full_se"] == pytest.approx(0.125, abs=1e-4)
+    with pytest.raises(ValueError, match="at least 2"):
+        ink(images[:1])

@@ -31,6 +31,8 @@ def test_figures_draw():
         plot.guided_digits({"w = 1": digits(16), "w = 3": digits(16)}, ncols=4),
         plot.digit_rows({"w = 0": digits(10), "w = 8": digits(10)}),
         plot.tradeoff([0, 1, 8], {"accuracy": [0.1, 0.9, 0.95], "Frechet / floor": [3, 1.5, 4], "spread": [1, 0.9, 0.4]}),
+        plot.guidance.gaussian_guidance(torch.linspace(-3, 3, 50), {"factors": {"p(x|y)": torch.rand(50),
+                                                                                "w = 2": torch.rand(50)}}),
     ]
     for fig in figures:
         assert plot.to_png(fig)[:8] == PNG
@@ -77,7 +79,8 @@ def test_grey_points_are_explained():
     rows = plot.powered_rows({1.0: torch.rand(5, 5)}, {1.0: {"ddpm": points(0)}}, 4.0, background=points(1))
     assert "grey" in rows._suptitle.get_text() and "whole mixture" in rows._suptitle.get_text()
     bare = plot.powered_rows({1.0: torch.rand(5, 5)}, {1.0: {"ddpm": points(0)}}, 4.0)
-    assert bare._suptitle is None  # nothing grey, nothing to explain
+    assert "grey" not in bare._suptitle.get_text()  # nothing grey, nothing to explain
+    assert "90%" in bare._suptitle.get_text()  # the target's contours are explained either way
 
 
 @pytest.mark.parametrize("span, labels", [((0.38, 5.5), ["0.5", "1", "2", "5"]),
@@ -90,3 +93,13 @@ def test_plain_log_ticks_keep_3_to_7_plain_labels(span, labels):
     plot._core.plain_log_ticks(ax.yaxis, span)
     fig.canvas.draw()
     assert [t.get_text() for t in ax.get_yticklabels() if t.get_visible()] == labels
+
+
+def test_target_contours_hold_the_stated_mass():
+    # a standard Gaussian on a fine grid: the 50% and 90% highest-density regions are discs of radius
+    # sqrt(2 ln 2) and sqrt(2 ln 10), where the density is exp(-r^2 / 2) / (2 pi) = 0.5 / (2 pi) and 0.1 / (2 pi)
+    g = torch.linspace(-6, 6, 601)
+    xx, yy = torch.meshgrid(g, g, indexing="xy")
+    density = torch.exp(-(xx**2 + yy**2) / 2) / (2 * math.pi)
+    low, high = plot.guidance._mass_levels(density)
+    assert low == pytest.approx(0.1 / (2 * math.pi), rel=0.02) and high == pytest.approx(0.5 / (2 * math.pi), rel=0.02)

@@ -1,10 +1,12 @@
 """Checkers for lesson 12 (beyond the basics): the ideal denoiser of a finite training set, and counting
-the modes a set of 2-D samples covers (with the share of high-quality samples), as the GAN literature does.
+the modes a set of 2-D samples covers (with the share of high-quality samples), as the GAN literature does,
+and a prediction of the training-set size at which a network's copying falls below chance.
 """
 
 import torch
 
-from ._core import Mistake, check_function
+from ._core import CORRECT, WRONG, Feedback, Mistake, check_function
+from .choices import number
 
 # --- the ideal denoiser --------------------------------------------------------------------------------
 
@@ -124,3 +126,39 @@ def _pair(out):
     if isinstance(out, (tuple, list)) and len(out) == 2:
         return torch.tensor([float(v) for v in out], dtype=torch.float64)  # float(): a 0-d tensor or a number
     return out
+
+
+# --- a prediction: at which training-set size does copying fall below chance? ---------------------------
+
+def first_below_chance(curve) -> int | None:
+    """The smallest training-set size whose samples are near-copies less often than fresh draws of the data
+    (rows of beyond.copy_curve: dict(size, copies, chance)), or None when no size is."""
+    return next((row["size"] for row in curve if row["copies"] < row["chance"]), None)
+
+
+def copy_below_chance(answer, curve) -> Feedback:
+    """answer: the training-set size N, one of the curve's, at which the trained network's share of
+    near-copies first falls below the chance level (fresh draws from the ring), predicted before the curve
+    is shown; the checker reads the lesson's own measurement, `curve` (beyond.copy_curve's rows)."""
+    ex = "where copying falls below chance"
+    sizes = [row["size"] for row in curve]
+    answer = number(ex, answer, integer=True)
+    if isinstance(answer, Feedback):
+        return answer
+    if answer not in sizes:
+        return Feedback(ex, WRONG, f"pick one of the sizes measured: {', '.join(str(s) for s in sizes)}.")
+    truth = first_below_chance(curve)
+    rows = {row["size"]: row for row in curve}
+    at = lambda s: f"N = {s}: {rows[s]['copies']:.1%} near-copies against {rows[s]['chance']:.1%} by chance"
+    if truth is None:
+        return Feedback(ex, WRONG, f"at no size measured here does copying fall below chance ({at(sizes[-1])}).")
+    if answer == truth:
+        return Feedback(ex, CORRECT, f"{at(truth)}. Below chance is blur between the training points, not yet "
+                                     "learning the ring: the two-halves test below asks that.")
+    if answer < truth:
+        return Feedback(ex, WRONG, f"at N = {answer} the network still copies at least as often as chance "
+                                   f"({at(answer)}): with so few points it can fit the ideal denoiser, which "
+                                   f"only returns training points. It first falls below at N = {truth}.")
+    return Feedback(ex, WRONG, f"it falls below chance earlier, at N = {truth} ({at(truth)}): once the network "
+                               "cannot fit every point its samples blur between them, and blurred samples are "
+                               "rarely three times closer to one training point than to the next.")

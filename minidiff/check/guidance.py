@@ -1,12 +1,13 @@
 """Checkers for lesson 09 (guidance): the classifier-free combination, the classifier-guided eps by
-Bayes' rule, converting Ho & Salimans' w to diffusers' guidance_scale, and the w with the best accuracy
-(measured by the checker on the shipped class-conditional 8x8 model)."""
+Bayes' rule, converting Ho & Salimans' w to diffusers' guidance_scale, a prediction of guided DDIM's
+spread against the powered target's (measured by the checker with exact scores), and the w whose samples
+are closest to real digits (measured on the shipped class-conditional 8x8 model)."""
 
 import math
 
 import torch
 
-from ._core import CORRECT, WRONG, Feedback, Mistake, check_function
+from ._core import CORRECT, ERROR, NOT_ATTEMPTED, WRONG, Feedback, Mistake, check_function
 from .choices import number
 
 
@@ -141,3 +142,53 @@ def closest_to_real_w(w, measured: dict | None = None) -> Feedback:
     return Feedback(ex, WRONG, f"less guidance is closer to real digits ({table}): accuracy may still rise "
                                f"beyond w = {best:g}, but the samples become too alike and too heavy to look "
                                "like the real variety of a class.")
+
+
+# --- a prediction: how wide is guided DDIM's cloud against the powered target's? -----------------------
+
+SPREAD_WORDS = {"narrower": ("narrower", "tighter", "smaller"), "about the same": ("about the same", "same", "equal"),
+                "wider": ("wider", "broader", "larger")}
+SPREAD_BAND = 0.1  # within 10% of the target's spread reads "about the same"
+
+
+def ddim_spread_ratio(w: float = 4.0, n: int = 2000, steps: int = 60, seed: int = 0) -> float:
+    """The spread (root of the total variance) of guided DDIM's samples over that of exact samples of the
+    powered target p(x|y)^w p(x)^(1-w), on lesson 09's labelled mixture with exact scores, class 0."""
+    from .. import exact, guidance, samplers, schedules, toy
+
+    g = torch.Generator().manual_seed(seed)
+    gm, labels = toy.labelled_mixture()
+    schedule = schedules.VPLinear()
+    model = guidance.ClassifierFree(exact.conditional_mixture_denoiser(gm, labels, schedule), 0, w)
+    x = samplers.run(samplers.ddim(model, torch.randn(n, 2, generator=g), schedules.uniform_grid(steps), schedule))
+    target = exact.sample_powered(gm, labels, 0, w, n, generator=g)
+    return (x.var(0).sum().sqrt() / target.var(0).sum().sqrt()).item()
+
+
+def _spread_word(ratio: float) -> str:
+    return "narrower" if ratio < 1 - SPREAD_BAND else "wider" if ratio > 1 + SPREAD_BAND else "about the same"
+
+
+def ddim_spread(answer, measured: float | None = None) -> Feedback:
+    """answer: 'narrower', 'about the same' or 'wider', the prediction of guided DDIM's spread at w = 4
+    against the powered target's; the checker measures the ratio itself (ddim_spread_ratio, about a second),
+    or takes `measured` in tests. Within 10% counts as 'about the same'."""
+    ex = "DDIM's spread against the target's"
+    if answer is None or answer is ...:
+        return Feedback(ex, NOT_ATTEMPTED, "not attempted yet: replace None with your prediction.")
+    word = str(answer).strip().lower() if isinstance(answer, str) else None
+    choice = next((k for k, words in SPREAD_WORDS.items() if word in words), None)
+    if choice is None:
+        return Feedback(ex, ERROR, f"answer one of 'narrower', 'about the same' or 'wider', got {answer!r}"[:200])
+    ratio = ddim_spread_ratio() if measured is None else float(measured)
+    truth = _spread_word(ratio)
+    said = f"measured: DDIM's spread is {ratio:.2f} times the target's at w = 4"
+    if choice == truth:
+        return Feedback(ex, CORRECT, f"{said}. DDIM follows the guided score deterministically, and its pushes "
+                                     "away from the other classes add up along the path; nothing spreads the "
+                                     "cloud again (DDPM's fresh noise at every step does, in part).")
+    if truth == "narrower":
+        return Feedback(ex, WRONG, f"{said}: narrower. The guided score is not the score of the powered target "
+                                   "at each noise level (section 3); DDIM follows it deterministically, so the "
+                                   "extra pushes away from the other classes squeeze its cloud.")
+    return Feedback(ex, WRONG, f"{said}: {truth}, not {choice}.")

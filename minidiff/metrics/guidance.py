@@ -156,4 +156,22 @@ def guidance_scores(samples: torch.Tensor, requested: torch.Tensor, size: int | 
                 spread=round(statistics.median(p["spread"] for p in per_class), 3), per_class=per_class)
 
 
-__all__ = ["accuracy_over_t", "empirical_log_posterior", "gradient_agreement", "guidance_scores"]
+def ink(images: torch.Tensor, full: float = 0.9) -> dict:
+    """How much ink guided digits carry, the saturation that heavy guidance brings: images (n, ...) in
+    [-1, 1] with -1 the blank page. mean: the mean ink per pixel, (x + 1) / 2 in [0, 1]; full: the share of
+    pixels at `full` ink or more (pinned near the top of the data range). Each is the mean over images of a
+    per-image value, with its standard error over the n images (`mean_se`, `full_se`): the pixels of one
+    image are not independent draws, the images are."""
+    check_images(images, "ink")
+    if not 0 < full <= 1:
+        raise ValueError(f"ink: full must be an ink level in (0, 1], e.g. 0.9, got {full}")
+    if len(images) < 2:
+        raise ValueError(f"ink: need at least 2 images for a standard error, got {len(images)}")
+    level = (images.detach().double().clamp(-1, 1) + 1).flatten(1) / 2  # (n, pixels): 0 blank, 1 full ink
+    out = dict(n=len(images))
+    for name, per_image in (("mean", level.mean(1)), ("full", (level >= full).double().mean(1))):  # (n,) each
+        out[name] = round(per_image.mean().item(), 4)
+        out[f"{name}_se"] = round(per_image.std().item() / len(per_image) ** 0.5, 4)
+    return out
+
+__all__ = ["accuracy_over_t", "empirical_log_posterior", "gradient_agreement", "guidance_scores", "ink"]

@@ -25,12 +25,15 @@ def modes_panel(ax, x, means, std: float, lim: float, title: str = "", colour: s
     cloud_panel(ax, x, lim, colour=colour, alpha=0.5, title=title)
 
 
-def coverage_panels(samples: dict, means, std: float, lim: float = 5.0, titles: dict | None = None, size: float = 2.8):
+def coverage_panels(samples: dict, means, std: float, lim: float | dict = 5.0, titles: dict | None = None,
+                    size: float = 2.8):
     """One panel per entry of samples {name: (N, 2)}: the samples over the modes' 3-std circles; means
-    (M, 2) for every panel, or {name: (M, 2)} so that each panel shows the circles of its own data."""
+    (M, 2) for every panel, or {name: (M, 2)} so that each panel shows the circles of its own data; lim the
+    half-width of every panel, or {name: half-width} so that a small data set is not lost in a wide square."""
     fig, axes = figure(1, len(samples), size=size)
     for ax, (name, x) in zip(np.atleast_1d(axes), samples.items()):
-        modes_panel(ax, x, means[name] if isinstance(means, dict) else means, std, lim,
+        modes_panel(ax, x, means[name] if isinstance(means, dict) else means, std,
+                    lim[name] if isinstance(lim, dict) else lim,
                     titles[name] if titles else str(name),
                     colour="tab:orange" if "GAN" in str(name) else "tab:blue")
     return fig
@@ -106,10 +109,14 @@ def halves_figure(samples: dict, k: int = 8, size: float = 0.75):
     return fig
 
 
-def digit_shares(shares: dict, reference=None, title: str = "", size: float = 3.2):
-    """Bars of the share of each digit, one group per entry of shares {label: (10,)}; reference (10,) in grey."""
-    fig, ax = figure(size=size)
-    fig.set_size_inches(size * 1.8, size)
+def digit_shares(shares: dict, reference=None, title: str = "", size: float = 3.2, zoom: dict | None = None,
+                 zoom_title: str = ""):
+    """Bars of the share of each digit, one group per entry of shares {label: (10,)}; reference (10,) in grey.
+    zoom {label: (share, low, high)}: a second panel on its own scale for a few small shares, each with its
+    interval low..high as an error bar (None, None: no interval, e.g. a share of the data itself)."""
+    fig, axes = figure(1, 2 if zoom else 1, size=size, **({"gridspec_kw": {"width_ratios": [3, 1]}} if zoom else {}))
+    ax = np.atleast_1d(axes)[0]
+    fig.set_size_inches(size * (2.6 if zoom else 1.8), size)
     labels = list(shares)
     width = 0.8 / (len(labels) + (reference is not None))
     digits = np.arange(10)
@@ -123,4 +130,22 @@ def digit_shares(shares: dict, reference=None, title: str = "", size: float = 3.
     ax.set_ylabel("share of samples")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
+    if zoom:
+        _zoom_panel(np.atleast_1d(axes)[1], zoom, zoom_title)
     return fig
+
+
+def _zoom_panel(ax, zoom: dict, title: str) -> None:
+    # a few small shares on their own axis, in percent, with their intervals
+    names = list(zoom)
+    for i, name in enumerate(names):
+        share, low, high = zoom[name]
+        grey = low is None
+        ax.bar(i, 100 * share, 0.6, color="lightgrey" if grey else "tab:blue")
+        if not grey:
+            ax.errorbar(i, 100 * share, yerr=[[100 * (share - low)], [100 * (high - share)]], color="k", capsize=4, lw=1)
+        ax.annotate(f"{share:.1%}", (i, 100 * share), textcoords="offset points", xytext=(8, 2), fontsize=8)
+    ax.set_xticks(range(len(names)), names, fontsize=7)
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    ax.set_ylabel("share, %")
+    ax.set_title(title, fontsize=9)

@@ -58,19 +58,42 @@ def powered_panels(density, samples: dict, lim: float, titles: dict | None = Non
     return fig
 
 
+def _mass_levels(density, masses=(0.9, 0.5)) -> list:
+    """Density values whose upper sets hold the given shares of the grid's mass (a drawing aid only)."""
+    d = np.sort(_np(density).ravel())[::-1]
+    cum = np.cumsum(d) / d.sum()
+    return sorted({float(d[min(np.searchsorted(cum, m), len(d) - 1)]) for m in masses})
+
+
+def _target_contours(ax, density, lim: float) -> None:
+    # the target's regions of highest density holding 50% and 90% of its mass, as lines over the samples
+    n = _np(density).shape[0]
+    grid = np.linspace(-lim, lim, n)
+    ax.contour(grid, grid, _np(density), levels=_mass_levels(density), colors="k", linewidths=0.8,
+               linestyles=["-", "--"])  # levels ascend: 90% of the mass, then 50%
+
+
 def powered_rows(densities: dict, samples: dict, lim: float, background=None):
-    """One row per w: the powered density and each sampler's samples. densities {w: (n, n)};
+    """One row per w: the powered density and each sampler's samples, with the target's contours that hold
+    50% (dashed) and 90% (solid) of its mass drawn over them. densities {w: (n, n) over [-lim, lim]^2};
     samples {w: {name: (N, 2)}} (the static copy of widgets.powered_explorer)."""
     ws = list(densities)
     names = list(samples[ws[0]])
-    fig, axes = figure(len(ws), 1 + len(names), size=2.4, squeeze=False)
-    for row, w in zip(axes, ws):
+    fig, axes = figure(len(ws), 1 + len(names), size=2.6, squeeze=False)
+    ticks = [-lim / 2, 0, lim / 2]
+    for r, (row, w) in enumerate(zip(axes, ws)):
         _density_panel(row[0], densities[w], lim, f"target, w = {w:g}")
         for ax, name in zip(row[1:], names):
             cloud_panel(ax, samples[w][name], lim, COLOURS.get(name, "tab:blue"), alpha=0.5,
                         background=background, title=f"{name}, w = {w:g}")
-    if background is not None:
-        fig.suptitle(GREY_NOTE, fontsize=9, color="0.35")
+            _target_contours(ax, densities[w], lim)
+            ax.set_xticks(ticks, [f"{v:g}" for v in ticks] if r == len(ws) - 1 else [], fontsize=7)
+            ax.set_yticks(ticks, [f"{v:g}" for v in ticks], fontsize=7)
+            if r == len(ws) - 1:
+                ax.set_xlabel("x1", fontsize=8)
+        row[1].set_ylabel("x2", fontsize=8)
+    note = "black lines: where the target holds 50% (dashed) and 90% (solid) of its mass"
+    fig.suptitle(note + (f"; {GREY_NOTE}" if background is not None else ""), fontsize=8, color="0.35")
     return fig
 
 
@@ -154,4 +177,19 @@ def tradeoff(ws: Sequence[float], scores: dict, size: float = 3.0):
             ax.axhline(1.0, color="k", lw=0.8, ls="--")
             ax.set_yscale("log")  # they span tens of times: a log axis shows the best w
             plain_log_ticks(ax.yaxis, [1.0, *values])
+    return fig
+
+
+def gaussian_guidance(x, panels: dict, size: float = 3.2):
+    """Guidance in one dimension: one panel per entry of panels {title: {label: values over x}}, curves
+    over the same points x (N,), e.g. p(x | y) and p(y | x)^(w - 1), then their normalised products."""
+    fig, axes = figure(1, len(panels), size=size)
+    xs = _np(x)
+    for ax, (title, curves) in zip(np.atleast_1d(axes), panels.items()):
+        for k, (label, values) in enumerate(curves.items()):
+            ax.plot(xs, _np(values), lw=1.6 if k else 2.2, ls="--" if k == 0 else "-", label=label,
+                    color="k" if k == 0 else None)
+        ax.set_xlabel("x")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7)
     return fig
