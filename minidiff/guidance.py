@@ -159,7 +159,7 @@ class ClassifierFree(nn.Module):
     applied once to the guided x0. Ho & Salimans' w' is ho_salimans_w(w); diffusers' guidance_scale is w.
     """
 
-    def __init__(self, model: Denoiser, cond, w: float):
+    def __init__(self, model: Denoiser, cond, w: float, negative: EncodedText | None = None):
         super().__init__()
         net = getattr(model, "net", None)
         num_classes = getattr(net, "num_classes", None)
@@ -175,8 +175,13 @@ class ClassifierFree(nn.Module):
             self._check_captions(cond)
         # The same network, unclipped: the halves are combined first, and clipped once after.
         self.raw = Denoiser(model.net, model.schedule, target=model.target)
-        # captions read once before the loop (TextUNet.encode): the empty caption is read once here too
-        self.null_text = net.encode(net.null_cond(1, cond.context.device)) if isinstance(cond, EncodedText) else None
+        # captions read once before the loop (TextUNet.encode): the empty caption is read once here too. A
+        # negative prompt takes the empty caption's place: guidance then pushes away from it, not from "anything"
+        if negative is not None and not (isinstance(cond, EncodedText) and isinstance(negative, EncodedText)):
+            raise ValueError("ClassifierFree: a negative prompt is for caption models, read like the prompt: "
+                             "negative = model.net.encode(tok(['a red fish'])), with cond encoded the same way")
+        self.null_text = negative if negative is not None else \
+            net.encode(net.null_cond(1, cond.context.device)) if isinstance(cond, EncodedText) else None
 
     @property
     def schedule(self):

@@ -38,13 +38,17 @@ def encode(model, ids: torch.Tensor) -> EncodedText:
         return model.net.encode(ids.to(next(model.parameters()).device))
 
 
-def guided_steps(model, text, noise: torch.Tensor, *, w: float = 3.0, steps: int = 30, sampler: str = "ddim"):
+def guided_steps(model, text, noise: torch.Tensor, *, w: float = 3.0, steps: int = 30, sampler: str = "ddim",
+                 negative=None):
     """The sampler's steps (samplers.Step: t, x, x0) from `noise`, with classifier-free guidance on the
     captions `text` (EncodedText from `encode`, or ids (B, L), then encoded here once), over a uniform
-    grid of `steps` steps: a generator, to watch the samples form."""
+    grid of `steps` steps: a generator, to watch the samples form. `negative` (encoded or ids, one
+    caption or one per sample) takes the empty caption's place in guidance: a negative prompt."""
     device = next(model.parameters()).device
     with torch.no_grad():  # no yield inside: the caller's grad mode is back at every step
-        guided = ClassifierFree(model, text if isinstance(text, EncodedText) else encode(model, text), w)
+        if negative is not None and not isinstance(negative, EncodedText):
+            negative = encode(model, negative)
+        guided = ClassifierFree(model, text if isinstance(text, EncodedText) else encode(model, text), w, negative)
     # the samplers run each step without grad, and give the caller's grad mode back at every yield
     yield from SAMPLERS[sampler](guided, noise.to(device), uniform_grid(steps), model.schedule)
 
@@ -58,20 +62,25 @@ def decode(x: torch.Tensor, decoder=None) -> torch.Tensor:
 
 def sample(model, tok, prompts, *, n: int = 1, w: float = 3.0, steps: int = 30, sampler: str = "ddim",
            generator: torch.Generator | None = None, batch_size: int = 200, decoder=None,
-           progress: bool = True) -> torch.Tensor:
+           progress: bool = True, negative: str | None = None) -> torch.Tensor:
     """n images (3, 24, 24) in [-1, 1] per prompt (a caption or a list of them). With a decoder (an
     Autoencoder, lesson 11) the model samples latents of its sample_shape, and the decoder makes them
-    images. A bar shows the steps of calls that last longer than sampling.PROGRESS_DELAY seconds."""
+    images. `negative`: a caption for guidance to steer away from, in place of the empty one. A bar
+    shows the steps of calls that last longer than sampling.PROGRESS_DELAY seconds."""
     prompts, steps = prompt_list(prompts, n, "text2image.sample"), whole_number(steps, "steps", "text2image.sample")
     if sampler not in SAMPLERS:
         raise ValueError(f"sample: sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
+    if negative is not None and not isinstance(negative, str):
+        raise TypeError(f"sample: negative must be one caption (a string), got {type(negative).__name__}")
     ids = tok(prompts)  # unknown words fail here, before any sampling
+    away = None if negative is None else encode(model, tok([negative]))
     shape = tuple(getattr(model, "sample_shape", None) or (3, S.SIZE, S.SIZE))
     chunks, out = ids.split(batch_size), []
     with progress_bar(len(chunks) * steps, "text2image.sample", progress) as bar:  # closed on Ctrl-C too
         for chunk in chunks:
             noise = torch.randn(len(chunk), *shape, generator=generator)  # on the CPU: the same on every device
-            for step in guided_steps(model, encode(model, chunk), noise, w=w, steps=steps, sampler=sampler):
+            for step in guided_steps(model, encode(model, chunk), noise, w=w, steps=steps, sampler=sampler,
+                                     negative=away):
                 bar.update()
             out.append(decode(step.x, decoder))
     return torch.cat(out)  # a call stopped by Ctrl-C returns nothing and leaves nothing behind

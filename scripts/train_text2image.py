@@ -9,7 +9,10 @@
 
 The recipe (network, text encoder, schedule, caption dropout, learning rate, batch, EMA, seed) is
 minidiff.pretrained.TEXT_RECIPES[name]. The training images are `scenes.sample_scenes(N, seed, 'train')`:
-the held-out combinations never appear. Every step captions each image with a random template.
+the held-out combinations never appear. Every step captions each image afresh: with a random template
+(recipe captions='templates', the shipped models) or from the grammar of minidiff.captions ('grammar':
+scenes_grammar, lesson 10's model for free wording, ready to train on a GPU:
+`python scripts/train_text2image.py scenes_grammar --steps 7324 --device cuda --force`, about 8 minutes).
 The EMA weights are written every --save-every minutes, and kept, in half precision, at the recipe's
 `snapshots` steps (or --snapshots) in <name>_steps.pt beside it (the lesson's learning curve). Then adherence is
 measured (minidiff.metrics.scenes) and stored in the checkpoint's meta. Files go to runs/ (git-ignored) unless
@@ -74,8 +77,8 @@ def train_text2image(name: str, steps: int, minutes: float, save_every: float, o
 
     def batch(generator):  # images with a freshly worded caption each
         index = torch.randint(len(x), (r["batch_size"],), generator=generator)
-        captions = [S.random_caption(scenes[i], rng) for i in index.tolist()]
-        return x[index], tok(captions)
+        say = S.random_caption if r["captions"] == "templates" else S.say  # the ten templates, or the grammar
+        return x[index], tok([say(scenes[i], rng) for i in index.tolist()])
 
     def loss_fn(model, pair, generator=None):
         images, ids = pair
@@ -132,6 +135,11 @@ def evaluate(name: str, path: Path) -> dict:
     start = time.perf_counter()
     table = adherence_table(model, tok, reader, ws=(0.0, 1.0, 3.0, 5.0), per_prompt=8,
                                    generator=torch.Generator().manual_seed(1))
+    if pretrained.text_recipe(name)["captions"] == "grammar":  # and the wording table of lesson 11
+        from minidiff.text2image import wording_table
+
+        table["wording"] = wording_table(model, tok, reader, n=64, w=3.0, steps=30,
+                                         generator=torch.Generator().manual_seed(1))
     table["seconds"] = round(time.perf_counter() - start, 1)
     about = train.info(path)
     train.save(path, model, **{**about["meta"], "adherence": table})

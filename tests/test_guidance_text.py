@@ -111,3 +111,20 @@ def test_bad_captions_are_refused():
         guidance.ClassifierFree(model, ids[None], 2.0)(x, t)
     with pytest.raises(ValueError, match="w must be a finite number >= 0"):
         guidance.ClassifierFree(model, ids, -1.0)
+
+
+def test_a_negative_prompt_takes_the_empty_caption_s_place():
+    net, model, x, t, ids = setup()
+    neg = TOK(["a red fish"])
+    with torch.no_grad():
+        cond, away, empty = net.encode(ids), net.encode(neg), net.encode(TOK.null(1))
+    pred = guidance.ClassifierFree(model, cond, 2.5, negative=away)(x, t)
+    eps_c = model(x, t, ids).eps  # by hand, two calls: eps_neg + w (eps_caption - eps_neg)
+    eps_n = model(x, t, neg.expand(3, -1)).eps
+    assert not torch.allclose(eps_n, model(x, t, TOK.null(3)).eps, atol=1e-4)  # the negative matters
+    assert torch.allclose(pred.eps, eps_n + 2.5 * (eps_c - eps_n), atol=1e-10)
+    # the empty caption as the negative is plain guidance
+    plain = guidance.ClassifierFree(model, cond, 2.5)(x, t)
+    assert torch.allclose(guidance.ClassifierFree(model, cond, 2.5, negative=empty)(x, t).eps, plain.eps, atol=1e-12)
+    with pytest.raises(ValueError, match="negative prompt is for caption models"):
+        guidance.ClassifierFree(model, ids, 2.5, negative=neg)  # ids, not read by the encoder
