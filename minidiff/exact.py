@@ -342,3 +342,78 @@ def sample_powered(gm: GaussianMixture, labels, y: int, w: float, n: int, genera
     u = torch.rand(n, 2, generator=generator, device=gen_device, dtype=torch.float64) - 0.5  # within the cell
     x = torch.stack([pg.x.to(gen_device)[col], pg.y.to(gen_device)[row]], dim=1) + h * u
     return x.to(gm.means.dtype)
+
+
+# ---- exact posteriors of inverse problems (lesson 13): a mixture seen in part, or through noise -----
+
+def seen_posterior(gm: GaussianMixture, seen: torch.Tensor, value) -> GaussianMixture:
+    """p(hidden coordinates | the coordinates where `seen` is True equal `value`), a mixture again.
+
+    A component's axes are independent (diagonal covariance), so given component k the hidden axes
+    keep their Gaussian N(mu_k, s_k^2); Bayes' rule reweights the components by how well each explains
+    what is seen: w_k' proportional to w_k N(value; mu_k[seen], s_k[seen]^2) (Bishop 2006, section 9.2).
+    For two pixels, the law of one pixel given the other. seen: (D,) bool; value: (number of seen,)."""
+    seen = torch.as_tensor(seen, dtype=torch.bool, device=gm.means.device)
+    if seen.shape != (gm.dim,) or seen.all() or not seen.any():
+        raise ValueError(f"seen_posterior: seen must be {gm.dim} booleans with some True (seen) and some False "
+                         f"(hidden), got {seen.tolist()}")
+    value = torch.as_tensor(value, dtype=gm.means.dtype, device=gm.means.device).reshape(-1)
+    if value.shape != (int(seen.sum()),):
+        raise ValueError(f"seen_posterior: value must hold one number per seen coordinate ({int(seen.sum())}), "
+                         f"got shape {tuple(value.shape)}")
+    part = GaussianMixture(gm.means[:, seen], gm.stds[:, seen], gm.weights)
+    weights = part.responsibilities(value[None])[0]  # (K,): p(k | seen part)
+    return GaussianMixture(gm.means[:, ~seen], gm.stds[:, ~seen], weights)
+
+
+class FullMixture(NamedTuple):
+    """A Gaussian mixture with full covariances: what a linear observation makes of a diagonal one."""
+
+    means: torch.Tensor  # (K, D)
+    covs: torch.Tensor  # (K, D, D)
+    weights: torch.Tensor  # (K,), summing to 1
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n exact samples (n, D): a component by weight, then mu_k + L_k z with L_k L_k^T = C_k."""
+        check_generator(generator, "FullMixture.sample")
+        gen_device = generator.device if generator is not None else torch.device("cpu")
+        k = torch.multinomial(self.weights.to(gen_device), n, replacement=True, generator=generator)  # (n,)
+        z = torch.randn(n, self.means.shape[1], generator=generator, device=gen_device, dtype=self.means.dtype)
+        chol = torch.linalg.cholesky(self.covs.to(gen_device))  # (K, D, D)
+        x = self.means.to(gen_device)[k] + (chol[k] @ z[:, :, None])[:, :, 0]
+        return x.to(self.means.device)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(x), shape (N,)."""
+        normals = torch.distributions.MultivariateNormal(self.means.to(x), self.covs.to(x))
+        return torch.logsumexp(normals.log_prob(x[:, None, :]) + self.weights.to(x).log(), dim=1)
+
+    def mean(self) -> torch.Tensor:
+        """E[x], shape (D,): for a posterior, the MMSE estimate."""
+        return self.weights @ self.means
+
+
+def linear_posterior(gm: GaussianMixture, A: torch.Tensor, y: torch.Tensor, s: float) -> FullMixture:
+    """p(x | y) for y = A x + s n, n ~ N(0, I), x from the mixture: again a mixture, with full covariances.
+
+    Per component, x and y are jointly Gaussian: C_k' = (C_k^-1 + A^T A / s^2)^-1, mu_k' = C_k' (C_k^-1 mu_k
+    + A^T y / s^2) (Bishop 2006, eq. 2.116-2.117), and the weights are w_k N(y; A mu_k, A C_k A^T + s^2 I)
+    renormalised. A = I is denoising; a row of A that picks a coordinate is a mask; s > 0."""
+    s = float(s)
+    if not s > 0:
+        raise ValueError(f"linear_posterior: s must be > 0 (for s = 0 and a mask use seen_posterior), got {s}")
+    A = torch.as_tensor(A, dtype=torch.float64)
+    y = torch.as_tensor(y, dtype=torch.float64).reshape(-1)
+    if A.ndim != 2 or A.shape[1] != gm.dim or y.shape != (A.shape[0],):
+        raise ValueError(f"linear_posterior: A must be (M, {gm.dim}) and y (M,), got A {tuple(A.shape)} and "
+                         f"y {tuple(y.shape)}")
+    means, var, weights = (p.detach().cpu().double() for p in (gm.means, gm.stds**2, gm.weights))
+    eye = torch.eye(A.shape[0], dtype=torch.float64)
+    precision = torch.diag_embed(1 / var) + A.T @ A / s**2  # (K, D, D)
+    covs = torch.linalg.inv(precision)
+    covs = (covs + covs.transpose(1, 2)) / 2  # symmetric to the last bit, for the Cholesky factor
+    means_post = (covs @ (means / var + A.T @ y / s**2)[:, :, None])[:, :, 0]  # (K, D)
+    evidence = torch.distributions.MultivariateNormal(means @ A.T, A @ torch.diag_embed(var) @ A.T + s**2 * eye)
+    w = torch.softmax(evidence.log_prob(y) + weights.log(), dim=0)
+    dtype, device = gm.means.dtype, gm.means.device
+    return FullMixture(means_post.to(dtype).to(device), covs.to(dtype).to(device), w.to(dtype).to(device))

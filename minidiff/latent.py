@@ -19,11 +19,15 @@ import numpy as np
 import torch
 
 from . import scenes as S
+from .captions import say
 from .losses import diffusion_loss
 from .metrics.scenes import adheres
 from .nets.contrastive import retrieval_accuracy
 from .nets.text_unet import EncodedText
+from . import inverse
+from .guidance import ClassifierFree
 from .samplers import SAMPLERS, run
+from .schedules import uniform_grid
 from .text import Tokenizer
 from .sampling import progress_bar, whole_number
 from .text2image import decode, encode, guided_steps, prompt_list
@@ -86,7 +90,7 @@ def retrieval_batch(k: int = 256, seed: int = 0, swaps: bool = False, split: str
     for i in range(0, k, 2 if swaps else 1):
         seed_i = int(rng.integers(2**31))
         for s in scenes[i:i + (2 if swaps else 1)]:
-            captions.append(S.random_caption(s, np.random.default_rng(seed_i)))
+            captions.append(say(s, np.random.default_rng(seed_i)))
             images.append(S.render(s, int(rng.integers(2**31))))
     return torch.stack(images), captions, scenes
 
@@ -109,13 +113,16 @@ def retrieval_scores(clip, tok: Tokenizer, k: int = 256, repeats: int = 4, seed:
     return out
 
 
-ATTRIBUTES = {"background": S.BACKGROUNDS, "colour": S.COLOURS, "object": S.OBJECTS}
+ATTRIBUTES = {"background": S.BACKGROUNDS, "colour": S.COLOURS, "object": S.OBJECTS, "binding": ("as drawn", "swapped")}
 
 
 def _variant(scene: S.Scene, attribute: str, value: str) -> S.Scene:
-    """The scene with its background, or its first thing's colour or object, set to value."""
+    """The scene with its background, or its first thing's colour or object, set to value; for 'binding',
+    the scene as drawn or with its two things' colours exchanged."""
     if attribute == "background":
         return scene._replace(background=value)
+    if attribute == "binding":
+        return scene if value == "as drawn" else swapped_twin(scene)
     first = scene.things[0]._replace(**{attribute: value})
     return scene._replace(things=(first,) + tuple(scene.things[1:]))
 
@@ -128,22 +135,33 @@ def zero_shot(clip, tok: Tokenizer, images: torch.Tensor, candidates: list) -> t
     return torch.stack([(clip.encode_texts(tok(c)) @ v).argmax() for v, c in zip(img, candidates)])
 
 
+def _truth(scene: S.Scene, attribute: str) -> str:
+    if attribute in ("background", "binding"):
+        return scene.background if attribute == "background" else "as drawn"
+    return getattr(scene.things[0], attribute)
+
+
 def zero_shot_accuracy(clip, tok: Tokenizer, attribute: str, n: int = 500, seed: int = 0) -> float:
-    """Read `attribute` ('background', or the 'colour' or 'object' of a scene's only thing) of n fresh
-    scenes zero-shot: each image against one caption per possible value, the rest of the caption
-    true. Chance is 1 / 4 for backgrounds and 1 / 6 for colours and objects."""
+    """Read `attribute` of n fresh scenes zero-shot: each image against one caption per possible value,
+    the rest of the caption true. 'background', or the 'colour' or 'object' of a scene's only thing; or
+    'binding', for scenes of two things of two colours: the caption against the same caption with the
+    colours exchanged ('a red fish and a blue can' or 'a blue fish and a red can'?), where every word of
+    both is in the image and only which colour goes with which object tells them apart. Chance is 1 / 4
+    for backgrounds, 1 / 6 for colours and objects, 1 / 2 for binding."""
     if attribute not in ATTRIBUTES:
         raise ValueError(f"zero_shot_accuracy: attribute must be one of {sorted(ATTRIBUTES)}, got {attribute!r}")
     rng, scenes = np.random.default_rng(seed), []
     while len(scenes) < n:
         scene = S.random_scene(rng, "all")
-        if attribute == "background" or len(scene.things) == 1:
+        if attribute == "binding":
+            if swapped_twin(scene) is not None and scene.things[0].object != scene.things[1].object:
+                scenes.append(scene)
+        elif attribute == "background" or len(scene.things) == 1:
             scenes.append(scene)
     images = torch.stack([S.render(s, int(rng.integers(2**31))) for s in scenes])
     values = ATTRIBUTES[attribute]
     candidates = [[S.caption(_variant(s, attribute, v)) for v in values] for s in scenes]
-    truth = torch.tensor([values.index(getattr(s, attribute) if attribute == "background" else
-                                       getattr(s.things[0], attribute)) for s in scenes])
+    truth = torch.tensor([values.index(_truth(s, attribute)) for s in scenes])
     return (zero_shot(clip, tok, images, candidates) == truth).float().mean().item()
 
 
@@ -244,6 +262,47 @@ class TextToImage:
                 out.append(self.decode(step.x))  # 5. latents -> images
         return torch.cat(out)
 
+    # ---- diffusion as a tool (lesson 13): start from an image, not from noise ---------------------------
+
+    def _start(self, images: torch.Tensor, prompt, w: float, where: str):
+        """(latents of the images, their captions under classifier-free guidance) for img2img and inpaint."""
+        if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1:] != (3, S.SIZE, S.SIZE):
+            got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+            raise ValueError(f"{where}: images must be (B, 3, {S.SIZE}, {S.SIZE}) in [-1, 1], got {got}")
+        prompts = self.prompts(prompt, 1) if isinstance(prompt, str) else list(prompt)
+        prompts = prompts * len(images) if len(prompts) == 1 else prompts
+        if len(prompts) != len(images):
+            raise ValueError(f"{where}: {len(images)} images but {len(prompts)} prompts; give one prompt, or one per image")
+        device = next(self.denoiser.parameters()).device
+        with torch.no_grad():
+            z = self.decoder.latents(images.to(device)) if self.decoder is not None else images.to(device)
+            guided = ClassifierFree(self.denoiser, self.encode(self.tokenizer(prompts).to(device)), w)
+        return z, guided
+
+    def img2img(self, images: torch.Tensor, prompt, *, strength: float = 0.6, w: float = 3.0, steps: int = 30,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """SDEdit on latents (Meng et al. 2022), Stable Diffusion's img2img: each image's latents noised
+        to t = strength, then denoised under the prompt over about steps * strength steps and decoded."""
+        z, guided = self._start(images, prompt, w, "img2img")
+        z = inverse.sdedit(guided, z, strength, whole_number(steps, "steps", "img2img"), self.sampler,
+                           generator=generator)
+        return self.decode(z)
+
+    def inpaint(self, images: torch.Tensor, mask: torch.Tensor, prompt, *, w: float = 3.0, steps: int = 30,
+                resample: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The pixels where mask (1, 24, 24) is 0 painted anew to fit the prompt, the others kept: RePaint
+        (Lugmayr et al. 2022; resample=1 is plain replacement) on latents, where a latent cell counts as
+        seen only when all its pixels are; after decoding, the seen pixels are pasted back."""
+        z, guided = self._start(images, prompt, w, "inpaint")
+        mask = torch.as_tensor(mask, dtype=images.dtype)
+        factor = S.SIZE // z.shape[-1]  # pixels per latent cell along a side (1 on pixels)
+        cells = -torch.nn.functional.max_pool2d(-mask.reshape(1, 1, S.SIZE, S.SIZE), factor)  # a min over each cell
+        seen = inverse.masked(z, cells[0].to(z))
+        noise = torch.randn(z.shape, generator=generator).to(z)
+        ts = uniform_grid(whole_number(steps, "steps", "inpaint"))
+        z = run(inverse.repaint(guided, noise, ts, seen, jump=1, resample=resample, generator=generator))
+        return mask * images + (1 - mask) * self.decode(z)
+
 
 def load_pipeline(space: str = "latent", sampler: str = "ddim", device=None) -> TextToImage:
     """The shipped latent pipeline (autoencoder, clip text encoder, latent denoiser), or with
@@ -257,7 +316,8 @@ def load_pipeline(space: str = "latent", sampler: str = "ddim", device=None) -> 
         raise ValueError(f"load_pipeline: space must be 'latent' or 'pixel', got {space!r}")
     model = pretrained.load_latent_denoiser(device)
     vae = pretrained.load_autoencoder(device)
-    return TextToImage(model.net.tokenizer(S.vocabulary()), model, vae, sampler)
+    vocabulary = pretrained.latent_info("latent")["meta"]["vocabulary"]  # the words it was trained on
+    return TextToImage(model.net.tokenizer(vocabulary), model, vae, sampler)
 
 
 def timings(pipe: TextToImage, batch_size: int = 64, steps: int = 20, repeats: int = 5, train_steps: int = 5,

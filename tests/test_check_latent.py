@@ -332,8 +332,10 @@ def test_hardest_retrieval_measures_when_not_given(monkeypatch):
 
     def small_clip(device=None):
         torch.manual_seed(0)
-        vocab_size = len(Tokenizer(scenes.vocabulary()))
-        return ContrastiveModel(vocab_size, dim=16, text_dim=16, heads=2, layers=1, width=8).eval()
+        tok = Tokenizer(scenes.vocabulary())
+        clip = ContrastiveModel(len(tok), dim=16, text_dim=16, heads=2, layers=1, width=8).eval()
+        clip.tokenizer = tok  # as pretrained.load_clip gives it: the words it was trained on
+        return clip
 
     monkeypatch.setattr(pretrained, "load_clip", small_clip)
     measured = cl.retrieval_measured(k=8, repeats=1)
@@ -353,3 +355,18 @@ def test_hardest_retrieval_without_the_shipped_encoder_reports_instead_of_raisin
     monkeypatch.setattr(pretrained, "load_clip", missing)
     fb = check.hardest_retrieval("swaps")
     assert fb.status == "error" and "clip.pt is missing" in fb.message, fb
+
+
+def test_unscaled_prediction_against_where_the_scene_was_lost():
+    lost = {1.0: 0.3, 5.0: 0.5}
+    fb = check.unscaled_prediction("later", lost)
+    assert fb.status == "correct" and "2 ln 5 = 3.2" in fb.message, fb
+    assert check.unscaled_prediction(" Later ", lost).status == "correct"
+    for wrong in ("earlier", "same"):  # "a bigger latent is noisier", "the schedule is the schedule"
+        fb = check.unscaled_prediction(wrong, lost)
+        assert fb.status == "wrong" and "which of the two does a larger spread help" in fb.message, fb
+    assert check.unscaled_prediction("same", {1.0: 0.4, 5.0: 0.4}).status == "correct"
+    assert check.unscaled_prediction("sooner", lost).status == "error"
+    assert check.unscaled_prediction(None, lost).status == "not attempted"
+    with pytest.raises(ValueError, match="spreads 1.0 and 5.0"):
+        check.unscaled_prediction("later", {1.0: 0.3})

@@ -123,12 +123,10 @@ def test_retrieval_batch_with_swaps_pairs_twins_captioned_alike():
             assert all(S.held_out(s) == (split == "held_out") for s in scenes)
         for a, b, sa, sb in zip(captions[::2], captions[1::2], scenes[::2], scenes[1::2]):
             assert sb == latent.swapped_twin(sa)
-            wa, wb = S.words(a), S.words(b)
-            assert Counter(wa) == Counter(wb)  # the same words ...
-            colours = [i for i, w in enumerate(wa) if w in S.COLOURS]
-            swapped = list(wa)
-            swapped[colours[0]], swapped[colours[1]] = wa[colours[1]], wa[colours[0]]
-            assert swapped == wb and wa != wb  # ... in the same order, but for the two colours
+            ra, rb = S.parse(a), S.parse(b)  # worded alike: the same form, order and places ...
+            assert [(t.object, t.position) for t in ra.things] == [(t.object, t.position) for t in rb.things]
+            assert ra.background == rb.background and a != b
+            assert [t.colour for t in ra.things] == [t.colour for t in rb.things][::-1]  # ... colours exchanged
         for i, caption in enumerate(captions):  # a twin of two boats would fit a caption without places
             assert [j for j, s in enumerate(scenes) if adheres(s, S.parse(caption))] == [i], caption
 
@@ -160,13 +158,13 @@ class RandomClip:
 
 def test_retrieval_scores_are_the_mean_and_std_of_top1_over_batches():
     clip = RandomClip()
-    scores = latent.retrieval_scores(clip, TOK, k=6, repeats=3, seed=100)
+    scores = latent.retrieval_scores(clip, TOK, k=6, repeats=3, seed=103)
     assert set(scores) == {"random", "swaps", "held_out"}
     spread = []
     for name, swaps, split in (("random", False, "all"), ("swaps", True, "all"), ("held_out", False, "held_out")):
         runs = {"image_to_text": [], "text_to_image": []}
         for r in range(3):
-            images, captions, _ = latent.retrieval_batch(6, 100 + r, swaps=swaps, split=split)
+            images, captions, _ = latent.retrieval_batch(6, 103 + r, swaps=swaps, split=split)
             sim = clip.similarity(images, TOK(captions)).numpy()
             runs["image_to_text"].append(np.mean([np.argmax(sim[i]) == i for i in range(6)]))
             runs["text_to_image"].append(np.mean([np.argmax(sim[:, i]) == i for i in range(6)]))

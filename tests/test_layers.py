@@ -12,7 +12,7 @@ PACKAGE = pathlib.Path(minidiff.__file__).parent
 LAYERS = [
     ["runtime"],
     ["schedules", "params", "toy", "data", "captions", "scenes"],
-    ["forward", "losses", "nets", "exact", "text", "checkpoints"],
+    ["forward", "losses", "nets", "exact", "text", "checkpoints", "registry"],
     ["sampling", "samplers", "sde", "ink", "likelihood", "guidance", "train", "metrics", "gan", "inverse"],
     ["pretrained", "nfe", "text2image", "latent", "beyond"],
     ["plot"],

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 import minidiff
-from minidiff import captions, exact, ink, latent, pretrained, samplers, sampling, schedules, text2image, train, widgets
+from minidiff import captions, exact, ink, inverse, latent, pretrained, samplers, sampling, schedules, text2image, train, widgets
 from minidiff import scenes as S
 from minidiff.nets.autoencoder import Autoencoder
 from minidiff.nets.text_unet import EncodedText, TextUNet
@@ -169,6 +169,8 @@ STARTS = {  # every generator function of the package -> a fresh generator from 
     "minidiff.ink.random_walk": lambda: ink.random_walk(X, 1.0, 0.1, 3),
     "minidiff.exact._time_groups": lambda: exact._time_groups(torch.tensor([0.2, 0.5]), X[:2], SCHEDULE),
     "minidiff.train._batches": lambda: train._batches(X, 2, None),
+    **{f"minidiff.inverse.{name}": (lambda name=name: getattr(inverse, name)(
+        MODEL, X, schedules.uniform_grid(3), inverse.masked(X, torch.tensor([1.0, 0.0])))) for name in ("replacement", "repaint", "dps")},
     "minidiff.captions.phrasings": lambda: captions.phrasings(S.Scene("snow", (S.Thing("red", "can", "left"),))),
 }
 

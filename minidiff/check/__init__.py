@@ -45,9 +45,14 @@ __all__ += ["cfg_combination", "closest_to_real_w", "guided_eps", "ho_salimans_t
 from .text import attention_sink, cross_attention, swap_prediction, swap_ratio, text_cfg, tokenise
 
 __all__ += ["attention_sink", "cross_attention", "swap_prediction", "swap_ratio", "text_cfg", "tokenise"]
-from .latent import contrastive_loss, decode_latents, encode_latents, hardest_retrieval, scale_factor
+from .latent import (contrastive_loss, decode_latents, encode_latents, hardest_retrieval, scale_factor,
+                     unscaled_prediction)
 
-__all__ += ["contrastive_loss", "decode_latents", "encode_latents", "hardest_retrieval", "scale_factor"]
+__all__ += ["contrastive_loss", "decode_latents", "encode_latents", "hardest_retrieval", "scale_factor",
+            "unscaled_prediction"]
 from .beyond import ideal_denoiser, mode_coverage
 
 __all__ += ["ideal_denoiser", "mode_coverage"]
+from .inverse import breaking_level, replacement_step, tweedie_estimate
+
+__all__ += ["breaking_level", "replacement_step", "tweedie_estimate"]

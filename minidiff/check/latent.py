@@ -470,3 +470,30 @@ def hardest_retrieval(answer, scores: dict | None = None) -> Feedback:
                                      f"({table}): {WHY_HARD[choice]}.{still}")
     return Feedback(ex, WRONG, f"measured, {hardest} is the hardest ({table}): {WHY_HARD[hardest]}. "
                                f"{choice.capitalize()} is easier: {WHY_EASY[choice]}.")
+
+
+SPREAD_ANSWERS = ("earlier", "same", "later")
+
+
+def unscaled_prediction(answer, lost_at: dict) -> Feedback:
+    """answer: 'earlier', 'same' or 'later', your prediction of where along t the attribute reader stops
+    finding the scene in noised latents of spread 5 (unscaled, as Stable Diffusion's raw latents), against
+    latents of spread 1. lost_at: {1.0: t, 5.0: t}, the first t of the lesson's grid at which the reader
+    finds the scene in fewer than half of the decodes."""
+    ex = "where unscaled latents lose the scene"
+    if answer is None or answer is ...:
+        return Feedback(ex, NOT_ATTEMPTED, TODO)
+    key = str(answer).strip().lower()
+    if key not in SPREAD_ANSWERS:
+        return Feedback(ex, ERROR, f"answer with one of {', '.join(repr(k) for k in SPREAD_ANSWERS)}, got {answer!r}")
+    if not isinstance(lost_at, dict) or not {1.0, 5.0} <= set(lost_at):
+        raise ValueError(f"unscaled_prediction: lost_at must map the spreads 1.0 and 5.0 to a t, got {lost_at!r}")
+    one, five = float(lost_at[1.0]), float(lost_at[5.0])
+    truth = "later" if five > one else "earlier" if five < one else "same"
+    said = f"the scene was lost at t = {one:g} with spread 1 and at t = {five:g} with spread 5"
+    if key == truth:
+        return Feedback(ex, CORRECT, f"{said}. A spread of 5 adds 2 ln 5 = {2 * math.log(5):.1f} to the log-SNR at "
+                                     "every t: the same schedule is a gentler one, the noise catches up with the "
+                                     "signal only late, and a sampler's steps at large t decide less than they should.")
+    return Feedback(ex, WRONG, f"{said}. The signal is alpha(t) x spread, the noise sigma(t) whatever the spread: "
+                               "which of the two does a larger spread help?")
