@@ -199,7 +199,9 @@ def fresh_network(path: Path) -> torch.nn.Module:
     from minidiff import pretrained, train
 
     about = train.info(path)
-    return pretrained.NETWORKS[about["class"]](**about["config"])
+    net = pretrained.NETWORKS[about["class"]](**about["config"])
+    net.vocabulary = about["meta"].get("vocabulary")  # a text model's words: its batches are tokenised with them
+    return net
 
 
 def digit_batch(size: int, batch_size: int, labels: bool, device):
@@ -210,13 +212,13 @@ def digit_batch(size: int, batch_size: int, labels: bool, device):
     return (x[index].to(device), y[index].to(device)) if labels else x[index].to(device)
 
 
-def scene_batch(batch_size: int, max_len: int, device):
-    """Rendered scenes and their tokenised plain captions, as the text models are trained on."""
+def scene_batch(batch_size: int, max_len: int, device, vocabulary=None):
+    """Rendered scenes and their plain captions, tokenised with `vocabulary` (default: the grammar's)."""
     from minidiff import scenes as S
     from minidiff import text
 
     images, scenes = S.sample_scenes(batch_size, seed=0)
-    ids = text.Tokenizer(S.vocabulary(), max_len=max_len)([S.prompt(s) for s in scenes])
+    ids = text.Tokenizer(vocabulary or S.vocabulary(), max_len=max_len)([S.prompt(s) for s in scenes])
     return images.to(device), ids.to(device), scenes
 
 
@@ -267,7 +269,7 @@ def text_unet_job(net, batch_size: int, p_uncond: float, device):
     from minidiff.losses import diffusion_loss
 
     schedule = vp_linear()
-    images, ids, _ = scene_batch(batch_size, net.config["encoder"]["max_len"], device)
+    images, ids, _ = scene_batch(batch_size, net.config["encoder"]["max_len"], device, getattr(net, "vocabulary", None))
     c = net.config["in_channels"]
     x = images if c == 3 else torch.randn(batch_size, c, 6, 6, generator=torch.Generator().manual_seed(0)).to(device)
 
@@ -288,7 +290,7 @@ def autoencoder_job(net, batch_size: int, beta: float, device):
 def clip_job(net, batch_size: int, device):
     from minidiff.nets.contrastive import contrastive_loss
 
-    images, ids, _ = scene_batch(batch_size, net.config["max_len"], device)
+    images, ids, _ = scene_batch(batch_size, net.config["max_len"], device, getattr(net, "vocabulary", None))
     return (images, ids), lambda model, pair: contrastive_loss(model(*pair))
 
 
@@ -301,56 +303,29 @@ def reader_job(net, batch_size: int, device):
 
 
 def families() -> list:
-    """(name, how the network is made, batch size, EMA decay, job) for each shipped model family; a job
-    is job(net, device) -> (batch, loss_fn). Batch sizes and losses are the recipes' (minidiff.pretrained
-    and the scripts/train_*.py that made each checkpoint)."""
-    from minidiff import pretrained as P
-    from minidiff import train
+    """(name, how the network is made, batch size, EMA decay, job) for each model of minidiff.registry that
+    is trained (not the snapshot bundle, nor a recipe not shipped yet); a job is job(net, device) -> (batch,
+    loss_fn), at the recipe's batch size and with its loss."""
+    from minidiff import registry
     from minidiff.nets.unet import unet_preset
 
-    def ckpt(name):
-        return lambda: fresh_network(DATA / name)
-
-    def meta_batch(name):  # the classifiers' recipes live in their script; their files record the batch
-        try:
-            return train.info(DATA / name)["meta"]["batch_size"]
-        except OSError:
-            return None  # a missing file: its row says so when the network is built from it
-
-    R, T, L, B = P.RECIPES, P.TEXT_RECIPES, P.LATENT_RECIPES, P.BEYOND_RECIPES
+    ddpm = lambda net, dev, r: ddpm_job(net, r["size"], r["batch_size"], r.get("p_uncond"), dev)  # noqa: E731
+    text = lambda net, dev, r: text_unet_job(net, r["batch_size"], r["p_uncond"], dev)  # noqa: E731
+    classifier = lambda net, dev, r: classifier_job(net, r["size"], r["batch_size"], r["noisy"], dev)  # noqa: E731
+    jobs = {"DDPM": ddpm, "conditional DDPM": ddpm, "memorisation halves": ddpm, "digit classifier": classifier,
+            "noise-aware classifier": classifier, "text-to-image": text, "latent denoiser": text,
+            "autoencoder": lambda net, dev, r: autoencoder_job(net, r["batch_size"], r["beta"], dev),
+            "contrastive": lambda net, dev, r: clip_job(net, r["batch_size"], dev),
+            "scene reader": lambda net, dev, r: reader_job(net, r["batch_size"], dev)}
     out = []
-    for name, size in (("digits8", 8), ("mnist28", 28), ("digits8_cond", 8), ("mnist28_cond", 28)):
-        r = R[name]
-        out.append((f"DDPM U-Net {name} ({r['file']})", ckpt(r["file"]), r["batch_size"], r["ema"],
-                    lambda net, dev, s=size, b=r["batch_size"], p=r.get("p_uncond"): ddpm_job(net, s, b, p, dev)))
-    for noisy, prefix in ((False, "classifier"), (True, "noisy_classifier")):
-        for size in (8, 28):
-            file = f"{prefix}{size}.pt"
-            b = meta_batch(file)
-            out.append((f"digit classifier {file}", ckpt(file), b, 0.999,
-                        lambda net, dev, s=size, b=b, n=noisy: classifier_job(net, s, b, n, dev)))
-    for name in ("scenes", "scenes_bag"):
-        r = T[name]
-        out.append((f"TextUNet {name} ({r['file']})", ckpt(r["file"]), r["batch_size"], r["ema"],
-                    lambda net, dev, r=r: text_unet_job(net, r["batch_size"], r["p_uncond"], dev)))
-    r = L["autoencoder"]
-    out.append((f"autoencoder ({r['file']})", ckpt(r["file"]), r["batch_size"], None,
-                lambda net, dev, r=r: autoencoder_job(net, r["batch_size"], r["beta"], dev)))
-    r = L["clip"]
-    out.append(("contrastive model (clip.pt, clip_plain.pt)", ckpt(r["file"]), r["batch_size"], None,
-                lambda net, dev, r=r: clip_job(net, r["batch_size"], dev)))
-    r = L["latent"]
-    out.append((f"latent TextUNet ({r['file']}, text encoder frozen)", ckpt(r["file"]), r["batch_size"], r["ema"],
-                lambda net, dev, r=r: text_unet_job(net, r["batch_size"], r["p_uncond"], dev)))
-    # scripts/train_reader.py: batches of 128, plain Adam (its own loop); timed here in train.train
-    out.append(("scene reader (scene_reader.pt)", ckpt("scene_reader.pt"), 128, None,
-                lambda net, dev: reader_job(net, 128, dev)))
-    # lesson 12's networks are built from their recipe, so they are measured before their files exist
-    for name in ("halves8", "rare8"):
-        r = B[name]
-        make = (lambda r=r: unet_preset(r["preset"], num_classes=r.get("num_classes")))
-        out.append((f"lesson-12 U-Net {name}", make, r["batch_size"], r["ema"],
-                    lambda net, dev, r=r: ddpm_job(net, 8, r["batch_size"], r.get("p_uncond"), dev)))
+    for e in registry.TABLE.values():
+        if e.kind == "snapshots" or not e.shipped:
+            continue
+        r, path = e.recipe, registry.path(e.name)
+        # a file gives the class and config it records; a folder of networks (halves8/), its recipe's preset
+        make = (lambda r=r: unet_preset(r["preset"])) if e.file.endswith("/") else (lambda p=path: fresh_network(p))
+        out.append((f"{e.kind} {e.name} ({e.file})", make, r["batch_size"], r.get("ema"),
+                    lambda net, dev, job=jobs[e.kind], r=r: job(net, dev, r)))
     return out
 
 

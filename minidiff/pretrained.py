@@ -1,26 +1,29 @@
-"""The registry of shipped models: how each DDPM in data/ was made, and each one rebuilt whole.
+"""The shipped models, loaded whole: the DDPMs, the text-to-image and latent models, lesson 12's U-Nets.
 
     model = pretrained.load_ddpm("digits8")     # a Denoiser: model(x, t).eps, .x0, .schedule
     x = pretrained.sample_digits(model, 64)     # the image size comes from the model
 
 A checkpoint written by `train.save(path, denoiser)` holds the network (class, config, weights) and
 the denoiser's spec (schedule, target, clip, sample shape), so `load_denoiser` needs nothing else.
-`scripts/train_ddpm.py NAME` remakes a checkpoint from its recipe below; data/CHECKPOINTS.md records
-the steps, time and metrics each one reached. Evaluation lives in minidiff.metrics (digit_quality).
+minidiff.registry lists every shipped file: its recipe (RECIPES, TEXT_RECIPES, ... are the registry's,
+named here too), the command that remakes it and its loader; data/CHECKPOINTS.md records the steps,
+time and metrics each one reached. Evaluation lives in minidiff.metrics (digit_quality).
 """
 
 from pathlib import Path
 
 import torch
 
+from . import registry
 from .checkpoints import SNAPSHOTS_FORMAT, info, load, read
-from .data import DATA_DIR, load_digits
+from .data import DATA_DIR, load_digits  # noqa: F401 - DATA_DIR: pretrained.DATA_DIR, as before
 from .nets import MLP, DigitClassifier, NoisyDigitClassifier, UNet
 from .nets.autoencoder import Autoencoder
 from .nets.contrastive import ContrastiveModel
 from .nets.reader import SceneReader
 from .nets.text_unet import TextUNet
 from .params import Denoiser
+from .registry import BEYOND_RECIPES, CLASSIFIER_RECIPES, LATENT_RECIPES, RECIPES, TEXT_RECIPES  # noqa: F401
 from .schedules import from_config
 from .text import Tokenizer
 from .runtime import check_generator
@@ -28,56 +31,6 @@ from .runtime import check_generator
 # The network classes a checkpoint may name, by the class name train.save records.
 NETWORKS = {cls.__name__: cls for cls in (MLP, UNet, DigitClassifier, NoisyDigitClassifier, TextUNet, SceneReader,
                                           Autoencoder, ContrastiveModel)}
-
-# One recipe per shipped DDPM: a U-Net preset (minidiff.nets.unet) trained with the eps loss
-# (Ho et al. 2020, eq. 14) on a digit set, VP schedule with linear beta (Ho et al.'s 1e-4 .. 0.02
-# over 1000 steps, in continuous time). The checkpoint itself records schedule, target and clip.
-RECIPES = {
-    "digits8": dict(file="ddpm8.pt", size=8, preset="digits8", target="eps",
-                    schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
-                    lr=1e-3, batch_size=128, ema=0.995, seed=0),
-    "mnist28": dict(file="ddpm28.pt", size=28, preset="mnist28", target="eps",
-                    schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
-                    lr=1e-3, batch_size=64, ema=0.995, seed=0),
-    # Class-conditional DDPMs for classifier-free guidance (Ho & Salimans 2022): the same U-Net with a
-    # label embedding (10 digits + the null label 10), trained with the label dropped to null with
-    # probability p_uncond, so one network is both p(x | y) and p(x). Warm start: every weight but the
-    # label embedding comes from the unconditional model named by `init`; the embedding starts at 0, so
-    # training begins from that model and only has to learn what a label adds.
-    "digits8_cond": dict(file="ddpm8_cond.pt", size=8, preset="digits8", target="eps", num_classes=10,
-                         p_uncond=0.1, init="digits8",
-                         schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
-                         lr=5e-4, batch_size=128, ema=0.995, seed=0),
-    "mnist28_cond": dict(file="ddpm28_cond.pt", size=28, preset="mnist28", target="eps", num_classes=10,
-                         p_uncond=0.2, init="mnist28",
-                         schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
-                         lr=1e-3, batch_size=256, ema=0.999, seed=0,
-                         # later stages, each from the last one's EMA weights with a fresh Adam. Second: a
-                         # smaller learning rate and the label dropped half the time, because the null label
-                         # alone (the unconditional model) was the weak half: 2.9x its floor against 1.0x for
-                         # labels drawn at random. Third: the label dropped four times in five while the
-                         # rate falls linearly to 0 (2.1x -> 1.8x; data/CHECKPOINTS.md).
-                         finetune=[dict(lr=2e-4, p_uncond=0.5, batch_size=128, ema=0.999, seed=10, steps=4770),
-                                   dict(lr=2e-4, p_uncond=0.8, batch_size=128, ema=0.999, seed=11, steps=3000,
-                                        decay=True)]),
-}
-
-
-# The digit classifiers (scripts/train_classifier.py), trained on the train split with random shifts of up
-# to `shift` pixels: the judges of generated digits (minidiff.metrics.load_classifier), and the
-# noise-aware ones of classifier guidance, trained on x_t under VPLinear() at t ~ U(0, 1) (fewer steps
-# would do for clean images, but every t must be learned; sizes kept small to train in minutes on one thread).
-CLASSIFIER_RECIPES = {
-    "classifier8": dict(file="classifier8.pt", size=8, noisy=False, channels=(32, 64), feat_dim=64, dropout=0.3,
-                        shift=1, steps=3000, batch_size=128, lr=1e-3, ema=0.999, seed=0),
-    "classifier28": dict(file="classifier28.pt", size=28, noisy=False, channels=(16, 32, 64), feat_dim=64,
-                         dropout=0.3, shift=2, steps=4000, batch_size=128, lr=1e-3, ema=0.999, seed=0),
-    "noisy_classifier8": dict(file="noisy_classifier8.pt", size=8, noisy=True, channels=(32, 64), feat_dim=64,
-                              time_dim=32, shift=1, steps=6000, batch_size=128, lr=1e-3, ema=0.999, seed=0),
-    "noisy_classifier28": dict(file="noisy_classifier28.pt", size=28, noisy=True, channels=(16, 32, 64), feat_dim=64,
-                               time_dim=32, shift=2, steps=4000, batch_size=64, lr=1e-3, ema=0.999, seed=0),
-}
-
 
 def classifier_recipe(size: int, noisy: bool = False) -> dict:
     """The recipe of the shipped digit classifier for `size` (8 or 28), the noise-aware one with noisy=True."""
@@ -96,7 +49,8 @@ def recipe(name: str) -> dict:
 
 def path_of(name: str) -> Path:
     """Where the checkpoint of `name` lives: data/ddpm8.pt or data/ddpm28.pt."""
-    return DATA_DIR / recipe(name)["file"]
+    recipe(name)  # its message names the DDPMs
+    return registry.path(name)
 
 
 def ddpm_info(name: str) -> dict:
@@ -133,11 +87,7 @@ def load_denoiser(path, device=None, *, kind: type | None = None) -> Denoiser:
 
 def load_ddpm(name: str, device=None) -> Denoiser:
     """The shipped DDPM `name` as a Denoiser (EMA weights, eval mode, x0 clipped to [-1, 1]) on `device`."""
-    path = path_of(name)
-    if not path.exists():
-        raise FileNotFoundError(f"load_ddpm: {path} is missing; remake it with "
-                                f"`python scripts/train_ddpm.py {name} --force`")
-    return load_denoiser(path, device, kind=UNet)
+    return load_denoiser(_need_file(path_of(name), name, "load_ddpm"), device, kind=UNet)
 
 
 def sample_digits(model: Denoiser, n: int, steps: int = 100, *, size: int | None = None,
@@ -174,25 +124,6 @@ def sample_digits(model: Denoiser, n: int, steps: int = 100, *, size: int | None
 
 # ---- text to image (lesson 10) ---------------------------------------------------------------------
 
-# The captioned-scene models: a TextUNet (24x24 RGB, cross-attention at 12x12 and 6x6) trained with
-# the eps loss on scenes.sample_scenes(images, data_seed, 'train'), every caption dropped to the empty
-# one with probability p_uncond (for classifier-free guidance). The twins differ only in the text
-# encoder: a transformer, or a bag of words that knows no word order. `snapshots`: the steps at which
-# the weights are kept (lesson 10's learning curve; only the transformer model needs them).
-_TEXT_BASE = dict(channels=[32, 64, 96], cross_levels=[1, 2], target="eps", p_uncond=0.1,
-                  schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
-                  lr=1e-3, batch_size=256, ema=0.999, seed=0, images=60_000, data_seed=0, captions="templates")
-TEXT_RECIPES = {
-    "scenes": dict(_TEXT_BASE, file="text2image.pt", snapshots=[500, 1000, 2000, 4000, 8000],
-                   encoder=dict(kind="transformer", dim=64, heads=4, layers=2, max_len=20)),
-    "scenes_bag": dict(_TEXT_BASE, file="text2image_bag.pt", snapshots=[], encoder=dict(kind="bag", dim=64, max_len=20)),
-    # the transformer model on the grammar's captions (free wording); not shipped yet: it takes about 8 GPU
-    # minutes (8 hours of CPU) and no GPU has been lent since the grammar was written
-    "scenes_grammar": dict(_TEXT_BASE, file="text2image_grammar.pt", snapshots=[], captions="grammar",
-                           encoder=dict(kind="transformer", dim=64, heads=4, layers=2, max_len=20)),
-}
-
-
 def text_recipe(name: str) -> dict:
     """The recipe of a shipped text-to-image model ('scenes' or 'scenes_bag')."""
     if name not in TEXT_RECIPES:
@@ -201,7 +132,8 @@ def text_recipe(name: str) -> dict:
 
 
 def text_path(name: str) -> Path:
-    return DATA_DIR / text_recipe(name)["file"]
+    text_recipe(name)  # its message names the text-to-image models
+    return registry.path(name)
 
 
 def text_info(name: str) -> dict:
@@ -223,10 +155,7 @@ def snapshots_file(path) -> Path:
 def load_text2image(name: str = "scenes", device=None, *, path=None, step: int | None = None):
     """(Denoiser, Tokenizer) of the shipped text-to-image model `name` (or the file `path`); `step` picks
     a snapshot saved during training (see `snapshot_steps`) instead of the final EMA weights."""
-    path = Path(path) if path is not None else text_path(name)
-    if not path.exists():
-        raise FileNotFoundError(f"load_text2image: {path} is missing; remake it with "
-                                f"`python scripts/train_text2image.py {name} --force`")
+    path = _need_file(Path(path) if path is not None else text_path(name), name, "load_text2image")
     about = info(path)
     shipped = ", ".join(f"{n!r} ({r['file']})" for n, r in TEXT_RECIPES.items())
     if about["class"] != TextUNet.__name__ or about["denoiser"] is None or "vocabulary" not in about["meta"]:
@@ -267,35 +196,10 @@ def _snapshots(path: Path, who: str) -> dict:
 
 def load_scene_reader(device=None) -> SceneReader:
     """The shipped attribute reader (scripts/train_reader.py), eval mode, frozen."""
-    return load_network(DATA_DIR / "scene_reader.pt", device, kind=SceneReader)
+    return load_network(_need_file(registry.path("scene_reader"), "scene_reader"), device, kind=SceneReader)
 
 
 # ---- latent diffusion (lesson 11) ------------------------------------------------------------------
-
-# Three models, trained in this order by scripts/train_latent.py, each on the 'train' side of the
-# scenes only (the held-out combinations never appear):
-# - autoencoder: 24x24x3 images <-> 6x6x4 latents (12x fewer numbers), MSE plus a light KL term;
-# - clip: a contrastive image and text encoder; every two-object scene of a batch comes with its
-#   colour-swapped twin ('a red fish and a blue can' beside 'a blue fish and a red can'), so that
-#   the text encoder must bind colours to objects (the hard negatives of Yuksekgonul et al. 2023);
-# - latent: a TextUNet on the scaled latents, cross-attending to the frozen clip text encoder's word
-#   vectors, caption dropout p_uncond for classifier-free guidance; otherwise lesson 10's recipe.
-# captions: 'grammar' (minidiff.captions.say, the held-out phrasings never drawn), where lesson 10's
-# pixel models read the ten 'templates' (scenes.random_caption).
-_SCENES_DATA = dict(images=60_000, data_seed=0, seed=0, captions="grammar")
-LATENT_RECIPES = {
-    "autoencoder": dict(_SCENES_DATA, file="autoencoder.pt", latent_channels=4, width=32, beta=1e-4,
-                        lr=1e-3, batch_size=64),
-    "clip": dict(_SCENES_DATA, file="clip.pt", dim=64, text_dim=64, heads=4, layers=2, max_len=20, width=32,
-                 lr=1e-3, batch_size=128, swapped_twins=True),
-    # the same without the colour-swapped twins: lesson 11 measures what they are for
-    "clip_plain": dict(_SCENES_DATA, file="clip_plain.pt", dim=64, text_dim=64, heads=4, layers=2, max_len=20,
-                       width=32, lr=1e-3, batch_size=128, swapped_twins=False),
-    "latent": dict(_SCENES_DATA, file="latent_text2image.pt", channels=[64, 128], cross_levels=[0, 1],
-                   target="eps", p_uncond=0.1, schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
-                   lr=1e-3, batch_size=64, ema=0.999),
-}
-
 
 def latent_recipe(name: str) -> dict:
     """The recipe of 'autoencoder', 'clip' or 'latent' (lesson 11's models)."""
@@ -305,7 +209,8 @@ def latent_recipe(name: str) -> dict:
 
 
 def latent_path(name: str) -> Path:
-    return DATA_DIR / latent_recipe(name)["file"]
+    latent_recipe(name)  # its message names lesson 11's models
+    return registry.path(name)
 
 
 def latent_info(name: str) -> dict:
@@ -315,7 +220,7 @@ def latent_info(name: str) -> dict:
 
 
 def _need(name: str) -> Path:
-    return _need_file(latent_path(name), f"train_latent.py {name}")
+    return _need_file(latent_path(name), name)
 
 
 def load_autoencoder(device=None) -> Autoencoder:
@@ -336,22 +241,6 @@ def load_clip(device=None, name: str = "clip") -> ContrastiveModel:
 def load_latent_denoiser(device=None) -> Denoiser:
     """The latent text-to-image Denoiser (a TextUNet on (4, 6, 6) latents, frozen clip text encoder)."""
     return load_denoiser(_need("latent"), device, kind=TextUNet)
-
-
-# Lesson 12's digit models. "halves8": pairs of U-Nets (the digits8 preset), each trained on one of two
-# disjoint halves of the 8x8 training split, at several training-set sizes: the memorisation and
-# generalisation experiments (Kadkhodaie et al. 2024). Half "a" of size n is the first n images of one
-# fixed random half of the training split and half "b" the first n of the other, so the sets are
-# nested within each half and never share an image. "rare8": a class-conditional U-Net trained from
-# scratch on the training split with all but one in `keep` images of the digit `rare` removed.
-_BEYOND_BASE = dict(size=8, preset="digits8", target="eps",
-                    schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0), ema=0.995, seed=0)
-BEYOND_RECIPES = {
-    "halves8": dict(_BEYOND_BASE, sizes=[4, 16, 64, 256, 719], halves=("a", "b"), split_seed=0,
-                    lr=1e-3, batch_size=64, steps=4000),
-    "rare8": dict(_BEYOND_BASE, rare=3, keep=0.1, split_seed=0, num_classes=10, p_uncond=0.1,
-                  lr=1e-3, batch_size=128, steps=6000),
-}
 
 
 def beyond_recipe(name: str) -> dict:
@@ -394,26 +283,26 @@ def beyond_path(name: str, n: int | None = None, half: str | None = None) -> Pat
     """data/rare8.pt, or data/halves8/n{n}{half}.pt for one network of the halves experiment."""
     beyond_recipe(name)
     if name == "rare8":
-        return DATA_DIR / "rare8.pt"
+        return registry.path("rare8")
     r = BEYOND_RECIPES["halves8"]
     if n not in r["sizes"] or half not in r["halves"]:
         raise ValueError(f"beyond_path: 'halves8' has sizes {r['sizes']} and halves {r['halves']}; "
                          f"got n={n!r}, half={half!r}")
-    return DATA_DIR / "halves8" / f"n{n}{half}.pt"
+    return registry.path("halves8") / f"n{n}{half}.pt"
 
 
 def load_half(n: int, half: str, device=None) -> Denoiser:
     """The U-Net trained on half `half` ('a' or 'b') of size n (lesson 12), as a whole Denoiser."""
-    return load_denoiser(_need_file(beyond_path("halves8", n, half), "train_beyond.py halves8"), device, kind=UNet)
+    return load_denoiser(_need_file(beyond_path("halves8", n, half), "halves8"), device, kind=UNet)
 
 
 def load_rare(device=None) -> Denoiser:
     """The class-conditional U-Net trained with the digit 3 made rare (lesson 12)."""
-    return load_denoiser(_need_file(beyond_path("rare8"), "train_beyond.py rare8"), device, kind=UNet)
+    return load_denoiser(_need_file(beyond_path("rare8"), "rare8"), device, kind=UNet)
 
 
-def _need_file(path: Path, script: str) -> Path:
-    """path, or a FileNotFoundError that gives the command that remakes it (script: 'train_x.py NAME')."""
+def _need_file(path: Path, name: str, who: str = "pretrained") -> Path:
+    """path, or a FileNotFoundError that gives the command that remakes it (the registry's, for `name`)."""
     if not path.exists():
-        raise FileNotFoundError(f"pretrained: {path} is missing; remake it with `python scripts/{script} --force`")
+        raise FileNotFoundError(f"{who}: {path} is missing; remake it with `{registry.entry(name).command}`")
     return path

@@ -130,7 +130,7 @@ def main() -> None:
         start = time.perf_counter()
         if args.noisy:
             model, meta = train_noisy_classifier(size)
-            path = place(args, f"noisy_classifier{size}.pt")
+            path = place(args, pretrained.classifier_recipe(size, noisy=True)["file"])
             train.save(path, model, **meta)
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             scores = ", ".join(f"t={t:g}: {a:.3f}" for t, a in zip(meta["times"], meta["test_accuracy_over_t"]))
@@ -138,7 +138,7 @@ def main() -> None:
                   f"in {meta['seconds']:.0f} s, {path.stat().st_size:,} bytes, sha256 {digest}")
             continue
         model, meta = train_classifier(size)
-        path = place(args, f"classifier{size}.pt")
+        path = place(args, pretrained.classifier_recipe(size)["file"])
         train.save(path, model, **meta)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         print(f"{path.name}: held-out accuracy {meta['test_accuracy']:.4f} on {meta['n_test']} test images "

@@ -6,7 +6,7 @@ import hashlib
 import pytest
 import torch
 
-from minidiff import beyond, metrics, pretrained
+from minidiff import beyond, metrics, pretrained, registry
 from minidiff.data import load_digits
 from minidiff.train import info
 
@@ -52,7 +52,7 @@ def test_each_half_records_its_recipe(n, half):
 
 
 def test_missing_file_says_how_to_remake_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(pretrained, "DATA_DIR", tmp_path)
+    monkeypatch.setattr(registry, "DATA_DIR", tmp_path)  # where pretrained finds its files
     with pytest.raises(FileNotFoundError, match="scripts/train_beyond.py halves8"):
         pretrained.load_half(4, "a")
     with pytest.raises(ValueError, match="sizes"):
