@@ -8,7 +8,8 @@ import minidiff
 
 PACKAGE = pathlib.Path(minidiff.__file__).parent
 
-# Bottom to top. A module in layer k may import from layers 0..k (its own layer only without a cycle).
+# Bottom to top. A module in layer k may import from layers below it, and from its own layer only
+# where WITHIN lists the pair (and never in a cycle).
 LAYERS = [
     ["runtime"],
     ["schedules", "params", "toy", "data", "captions", "scenes"],
@@ -20,6 +21,24 @@ LAYERS = [
     ["check"],
 ]
 LAYER = {name: k for k, names in enumerate(LAYERS) for name in names}
+
+# The imports allowed within a layer, each with its reason: any other is a violation, so that a new
+# sideways dependency is a decision someone wrote down, not an accident.
+WITHIN = {
+    ("params", "schedules"): "a Denoiser reads alpha and sigma from its schedule",
+    ("scenes", "captions"): "the world's values and its grammar, read from scenes too",
+    ("nets", "text"): "the text U-Net holds a text encoder",
+    ("samplers", "sampling"): "the loops' shared steps: grids, progress, the prepared model",
+    ("samplers", "sde"): "Euler-Maruyama and the probability-flow ODE take the SDE's drift",
+    ("ink", "samplers"): "ink runs its reverse process with the library's samplers",
+    ("likelihood", "samplers"): "the exact likelihood integrates the probability-flow ODE",
+    ("inverse", "samplers"): "inpainting and editing are samplers with a seen part",
+    ("inverse", "sampling"): "the same grids and prepared model as the samplers",
+    ("train", "guidance"): "training a class-conditional model drops labels to the null label",
+    ("latent", "text2image"): "the latent pipeline samples as lesson 10 does, through a decoder",
+    ("latent", "pretrained"): "load_pipeline builds the shipped pipeline",
+    ("beyond", "pretrained"): "lesson 12's experiments load the shipped networks",
+}
 
 
 def _module_name(path: pathlib.Path, package: pathlib.Path) -> str:
@@ -68,6 +87,9 @@ def violations(edges: dict[str, set[str]]) -> list[str]:
     problems += [f"{m} (layer {LAYER[m]}) imports {d} (layer {LAYER[d]}), a layer above it"
                  for m, deps in edges.items() for d in sorted(deps)
                  if m in LAYER and d in LAYER and LAYER[d] > LAYER[m]]
+    problems += [f"{m} imports {d}, both in layer {LAYER[m]}: add the pair to WITHIN in tests/test_layers.py, "
+                 "with its reason, or move one of them" for m, deps in edges.items() for d in sorted(deps)
+                 if m in LAYER and d in LAYER and LAYER[d] == LAYER[m] and (m, d) not in WITHIN]
     problems += [f"import cycle: {' -> '.join(c)}" for c in cycles(edges)]
     return problems
 
@@ -112,6 +134,17 @@ def test_the_check_catches_the_old_plot_widgets_cycle(tmp_path):
     problems = violations(graph(pkg))
     assert any("plot (layer 5) imports widgets (layer 6)" in p for p in problems), problems
     assert any(p.startswith("import cycle: plot -> widgets -> plot") for p in problems), problems
+
+
+def test_an_unlisted_import_within_a_layer_is_named():
+    problems = violations({"toy": {"scenes"}, "scenes": {"captions"}, "captions": set()})
+    assert problems == ["toy imports scenes, both in layer 1: add the pair to WITHIN in tests/test_layers.py, "
+                        "with its reason, or move one of them"]
+
+
+def test_every_pair_within_a_layer_is_still_used():
+    edges = graph()
+    assert [pair for pair in WITHIN if pair[1] not in edges.get(pair[0], ())] == []
 
 
 def test_a_module_without_a_layer_is_named():
