@@ -91,17 +91,17 @@ TEXT_RECIPES = {
 # - latent: a TextUNet on the scaled latents, cross-attending to the frozen clip text encoder's word
 #   vectors, caption dropout p_uncond for classifier-free guidance; otherwise lesson 10's recipe.
 # captions: 'grammar' (minidiff.captions.say, the held-out phrasings never drawn), where lesson 10's
-# pixel models read the ten 'templates' (scenes.random_caption).
-_SCENES_DATA = dict(images=60_000, data_seed=0, seed=0, captions="grammar")
+# pixel models read the ten 'templates' (scenes.random_caption); the autoencoder reads no captions.
+_SCENES_DATA = dict(images=60_000, data_seed=0, seed=0)
 LATENT_RECIPES = {
     "autoencoder": dict(_SCENES_DATA, file="autoencoder.pt", latent_channels=4, width=32, beta=1e-4,
                         lr=1e-3, batch_size=64),
-    "clip": dict(_SCENES_DATA, file="clip.pt", dim=64, text_dim=64, heads=4, layers=2, max_len=20, width=32,
+    "clip": dict(_SCENES_DATA, captions="grammar", file="clip.pt", dim=64, text_dim=64, heads=4, layers=2, max_len=20, width=32,
                  lr=1e-3, batch_size=128, swapped_twins=True),
     # the same without the colour-swapped twins: lesson 11 measures what they are for
-    "clip_plain": dict(_SCENES_DATA, file="clip_plain.pt", dim=64, text_dim=64, heads=4, layers=2, max_len=20,
+    "clip_plain": dict(_SCENES_DATA, captions="grammar", file="clip_plain.pt", dim=64, text_dim=64, heads=4, layers=2, max_len=20,
                        width=32, lr=1e-3, batch_size=128, swapped_twins=False),
-    "latent": dict(_SCENES_DATA, file="latent_text2image.pt", channels=[64, 128], cross_levels=[0, 1],
+    "latent": dict(_SCENES_DATA, captions="grammar", file="latent_text2image.pt", channels=[64, 128], cross_levels=[0, 1],
                    target="eps", p_uncond=0.1, schedule=dict(name="VPLinear", beta_min=0.1, beta_max=20.0),
                    lr=1e-3, batch_size=64, ema=0.999),
 }
@@ -179,11 +179,11 @@ TABLE = {e.name: e for e in [
          shipped=False),  # about 8 GPU minutes, 8 CPU hours
     _row("autoencoder", "autoencoder", LATENT_RECIPES["autoencoder"],
          f"{_LAT} autoencoder --minutes 25 --threads 1 --force", "pretrained.load_autoencoder()"),
-    _row("clip", "contrastive", LATENT_RECIPES["clip"], f"{_LAT} clip --minutes 20 --threads 1 --force",
+    _row("clip", "contrastive", LATENT_RECIPES["clip"], f"{_LAT} clip --steps 3817 --threads 1 --force",
          "pretrained.load_clip()"),
     _row("clip_plain", "contrastive", LATENT_RECIPES["clip_plain"],
-         f"{_LAT} clip_plain --minutes 20 --threads 1 --force", "pretrained.load_clip(name='clip_plain')"),
-    _row("latent", "latent denoiser", LATENT_RECIPES["latent"], f"{_LAT} latent --minutes 75 --threads 1 --force",
+         f"{_LAT} clip_plain --steps 7101 --threads 1 --force", "pretrained.load_clip(name='clip_plain')"),
+    _row("latent", "latent denoiser", LATENT_RECIPES["latent"], f"{_LAT} latent --steps 24750 --threads 1 --force",
          "pretrained.load_latent_denoiser()"),
     _row("halves8", "memorisation halves", BEYOND_RECIPES["halves8"], f"{_BEYOND} halves8 --threads 1 --force",
          "pretrained.load_half(4, 'a')", file="halves8/"),  # ten files: n{4,16,64,256,719}{a,b}.pt

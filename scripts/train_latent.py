@@ -1,9 +1,9 @@
 """Train, then measure, lesson 11's three models, in this order (each needs the one before):
 
     python scripts/train_latent.py autoencoder --minutes 20 --threads 1    # -> runs/autoencoder.pt
-    python scripts/train_latent.py clip --minutes 20 --threads 1           # -> runs/clip.pt
-    python scripts/train_latent.py clip_plain --minutes 20 --threads 1     # without the swapped twins
-    python scripts/train_latent.py latent --minutes 60 --threads 2         # -> runs/latent_text2image.pt
+    python scripts/train_latent.py clip --steps 3817 --threads 1           # -> runs/clip.pt
+    python scripts/train_latent.py clip_plain --steps 7101 --threads 1     # without the swapped twins
+    python scripts/train_latent.py latent --steps 24750 --threads 1        # -> runs/latent_text2image.pt
     python scripts/train_latent.py NAME --evaluate                         # measure the file as it is
     python scripts/train_latent.py latent --resume --minutes 30            # go on (autoencoder, latent)
     python scripts/train_latent.py autoencoder --minutes 20 --force        # -> data/autoencoder.pt, the shipped file
@@ -204,11 +204,15 @@ def evaluate(name: str, out: Path) -> dict:
     elif name in ("clip", "clip_plain"):
         scores = latent.retrieval_scores(model, model.tokenizer)
     else:
-        from minidiff.text2image import adherence_table
+        from minidiff.text2image import adherence_table, wording_table
 
         decoder = pretrained.load_autoencoder()  # the latents are the shipped autoencoder's
-        scores = adherence_table(model, model.net.tokenizer(train.info(out)["meta"]["vocabulary"]), reader, ws=(0.0, 1.0, 3.0, 5.0),
+        tok = model.net.tokenizer(train.info(out)["meta"]["vocabulary"])
+        scores = adherence_table(model, tok, reader, ws=(0.0, 1.0, 3.0, 5.0),
                                  per_prompt=8, generator=torch.Generator().manual_seed(1), decoder=decoder)
+        # lesson 11's wording table: 64 samples a row, w = 3, its 20 DDIM steps
+        scores["wording"] = wording_table(model, tok, reader, n=64, w=3.0, steps=20,
+                                          generator=torch.Generator().manual_seed(1), decoder=decoder)
     scores["seconds"] = round(time.perf_counter() - start, 1)
     about = train.info(out)
     train.save(out, model, **{**about["meta"], "scores": scores})
@@ -219,8 +223,9 @@ def options(argv=None) -> argparse.Namespace:
     """The command line, with args.out resolved (runs/ unless --force or --out) and checked."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("name", choices=sorted(pretrained.LATENT_RECIPES))
-    p.add_argument("--steps", type=int, default=1_000_000)
-    p.add_argument("--minutes", type=float, default=20.0)
+    p.add_argument("--steps", type=int, default=None, help="stop after this many steps (then no time limit)")
+    p.add_argument("--minutes", type=float, default=None, help="stop after this many minutes (default 20 "
+                   "without --steps)")
     p.add_argument("--save-every", type=float, default=5.0)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--evaluate", action="store_true")
@@ -243,7 +248,8 @@ def main() -> None:
         trainer = {"autoencoder": train_autoencoder, "clip": train_clip, "clip_plain": train_clip,
                    "latent": train_latent}[args.name]
         out.parent.mkdir(parents=True, exist_ok=True)
-        trainer(args.name, r, args.minutes, args.steps, args.save_every, out, args.resume)
+        minutes = args.minutes if args.minutes is not None else 20.0 if args.steps is None else float("inf")
+        trainer(args.name, r, minutes, args.steps or 1_000_000, args.save_every, out, args.resume)
     print(json.dumps(evaluate(args.name, out), indent=1))
 
 if __name__ == "__main__":

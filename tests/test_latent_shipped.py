@@ -21,7 +21,9 @@ def test_shipped_file_matches_its_recorded_sha256(name):
 def test_each_checkpoint_records_its_recipe_and_cost(name):
     meta = pretrained.latent_info(name)["meta"]
     recipe = pretrained.latent_recipe(name)
-    assert meta["name"] == name and meta["vocabulary"] == S.vocabulary()
+    assert meta["name"] == name
+    if "captions" in recipe:  # the models that read captions read the grammar's words
+        assert meta["vocabulary"] == S.vocabulary() and recipe["captions"] == "grammar"
     assert all(meta[k] == v for k, v in recipe.items() if k != "file")
     assert f"{meta['steps']:,}" in (pretrained.DATA_DIR / "CHECKPOINTS.md").read_text()
 
@@ -105,3 +107,27 @@ def test_latent_adherence_is_at_least_the_pixel_model_s(pipe, reader):
     goldfish = _adherence(pipe, reader, [S.GOLDFISH_PROMPT], 32)
     assert seen * 32 >= 27 and held * 32 >= 30 and goldfish * 32 >= 31, (seen, held, goldfish)
     assert seen >= 24 / 32 and held >= 20 / 32  # the pixel model's counts, not lowered by the slack
+
+
+def test_zero_shot_binding_needs_the_colour_swapped_twins():
+    # a scene of two colours against its caption and the colours-exchanged caption: chance is 50%
+    clip, plain = pretrained.load_clip(), pretrained.load_clip(name="clip_plain")
+    with_twins = latent.zero_shot_accuracy(clip, clip.tokenizer, "binding", n=200, seed=3)
+    without = latent.zero_shot_accuracy(plain, plain.tokenizer, "binding", n=200, seed=3)
+    assert with_twins >= 0.95 and without <= 0.75, (with_twins, without)
+
+
+def test_the_wording_targets_of_issue_26(pipe, reader):
+    # The wording table as scripts/train_latent.py --evaluate measures it (64 samples a row, w = 3, 20 DDIM
+    # steps, seed 1), counts recorded in data/CHECKPOINTS.md: seen 62, held-out phrasing 23, held-out
+    # combination in held-out phrasing 42, the goldfish wordings 53 / 63 / 64 / 62 / 61, colour swaps 58.
+    table = text2image.wording_table(pipe.denoiser, pipe.tokenizer, reader, n=64, w=3.0, steps=20,
+                                     generator=torch.Generator().manual_seed(1), decoder=pipe.decoder)
+    share = {row: k / n for row, (k, n) in table.items()}
+    assert share["seen"] >= 0.95, table  # the target: seen phrasings at least 95%
+    goldfish = [row for row in table if row.startswith("goldfish: ")]
+    assert len(goldfish) == 5 and all(share[row] >= 0.80 for row in goldfish), table  # each wording 80%
+    assert share["colour swaps, both orders"] >= 0.90, table  # binding across word order, 90%
+    # Not met: held-out phrasings were to reach 85%. They reach 36% ('on top of' is the one the encoder does
+    # not read; see lesson 11); this bound only keeps what there is from getting worse unnoticed.
+    assert share["held_out_phrasing"] >= 22 / 64 and share["held_out_both"] >= 40 / 64, table

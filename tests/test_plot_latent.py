@@ -156,7 +156,7 @@ def test_pipeline_diagram_latent():
     assert len(boxes(fig)) == 5
     for stage in ("1 tokenizer", "2 text encoder", "3 denoiser + guidance", "4 sampler", "5 decoder"):
         assert stage in words
-    for name in ("Tokenizer (35 tokens)", "TransformerEncoder (frozen)", "TextUNet in ClassifierFree",
+    for name in (f"Tokenizer ({len(scenes.vocabulary()) + 2} tokens)", "TransformerEncoder (frozen)", "TextUNet in ClassifierFree",
                  "samplers.heun", "VPLinear", "Autoencoder.decode_latents"):
         assert name in words, name
     for flow in ("prompt text", "ids (B, 12)", "word vectors (B, 12, 24)", "noise (B, 4, 6, 6)",
