@@ -190,7 +190,12 @@ def _lexicon() -> dict:
 
 def vocabulary() -> list[str]:
     """Every word the grammar uses, sorted (the comma included): what a tokenizer for it must know."""
-    return sorted({w for phrase in _lexicon() for w in phrase})
+    return list(_words())
+
+
+@functools.cache
+def _words() -> tuple:
+    return tuple(sorted({w for phrase in _lexicon() for w in phrase}))
 
 
 def split_words(text: str, where: str = "parse") -> list[str]:
@@ -204,8 +209,8 @@ def split_words(text: str, where: str = "parse") -> list[str]:
 def check_words(text: str, where: str = "parse") -> list[str]:
     """The caption's words, refusing any word the grammar does not use (a dropped word would make
     "a purple fish on the moon" ask for any fish anywhere)."""
-    tokens, known = split_words(text, where), vocabulary()
-    unknown = list(dict.fromkeys(w for w in tokens if w not in set(known)))
+    tokens, known = split_words(text, where), _words()
+    unknown = list(dict.fromkeys(w for w in tokens if w not in known))
     if unknown:
         near = {w: difflib.get_close_matches(w, known, n=2, cutoff=0.5) for w in unknown}
         hints = [f"{' or '.join(repr(m) for m in near[w])} for {w!r}" for w in unknown if near[w]]

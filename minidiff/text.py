@@ -16,12 +16,12 @@ fish and a blue can" and "a blue fish and a red can" give it the same set of vec
 import difflib
 import math
 import numbers
-import re
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .captions import split_words
 from .runtime import check_generator
 
 PAD, START = 0, 1
@@ -74,11 +74,10 @@ class Tokenizer:
         return len(self.words)
 
     def split(self, text: str) -> list[str]:
-        """Lower-case words and commas; any other symbol is a token of its own (and unknown)."""
-        if not isinstance(text, str):
-            raise ValueError(f"Tokenizer: a caption must be a string, got {type(text).__name__}")
-        # a full stop (or ! ?) at the very end ends the sentence and names nothing: it is not a token
-        return re.findall(r"[a-z]+|,|[^\sa-z,]+", re.sub(r"[.!?]+\s*$", "", text.lower()))
+        """Lower-case words and commas; any other symbol is a token of its own (and unknown); a full stop
+        at the very end is dropped. The captions' own rule (captions.split_words), so that the tokenizer
+        and the parser always cut a caption the same way."""
+        return split_words(text, "Tokenizer")
 
     def encode(self, text: str) -> torch.Tensor:
         """(max_len,) ids: <start>, the words, then <pad> up to max_len."""
