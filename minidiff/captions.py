@@ -70,9 +70,9 @@ PLACES = {"beach": ("on the beach", "at the beach", "on the sand", "by the sea",
 JOINERS = ("and", "with", "next to", "beside", "near", "by")
 RELATIONS = {"left": ("to the left of", "left of", "on the left of"),  # said of the first thing named
              "right": ("to the right of", "right of", "on the right of"),
-             "top": ("above", "over", "on top of"),
-             "bottom": ("below", "under", "beneath")}
-POSITION_PHRASES = {"left": ("on the left",), "right": ("on the right",), "top": ("on the top", "at the top"),
+             "top": ("above", "over", "at the top of", "on top of"),
+             "bottom": ("below", "under", "beneath", "at the bottom of")}
+POSITION_PHRASES = {"left": ("on the left",), "right": ("on the right",), "top": ("on the top", "at the top", "on top"),
                     "bottom": ("on the bottom", "at the bottom")}
 HELD_OUT_PHRASES = ("at the beach", "on top of", "can of cola")  # never in a training caption
 OPPOSITE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
