@@ -205,7 +205,7 @@ def fresh_network(path: Path) -> torch.nn.Module:
 
 
 def digit_batch(size: int, batch_size: int, labels: bool, device):
-    from minidiff.data import load_digits
+    from minidiff.worlds.data import load_digits
 
     x, y = load_digits(size, "train")
     index = torch.randint(len(x), (batch_size,), generator=torch.Generator().manual_seed(0))
@@ -230,8 +230,8 @@ def vp_linear():
 
 def ddpm_job(net, size: int, batch_size: int, p_uncond: float | None, device):
     """Batch and loss of a U-Net DDPM; with p_uncond, labels dropped to the null label 10 (train_ddpm.py)."""
-    from minidiff.guidance import drop_labels
-    from minidiff.losses import diffusion_loss
+    from minidiff.core.guidance import drop_labels
+    from minidiff.core.losses import diffusion_loss
 
     schedule = vp_linear()
     batch = digit_batch(size, batch_size, p_uncond is not None, device)
@@ -247,7 +247,7 @@ def ddpm_job(net, size: int, batch_size: int, p_uncond: float | None, device):
 
 def classifier_job(net, size: int, batch_size: int, noisy: bool, device):
     """Cross-entropy on digits; the noise-aware classifier sees x_t at t ~ U(0, 1) (train_classifier.py)."""
-    from minidiff.forward import q_sample
+    from minidiff.core.forward import q_sample
 
     schedule = vp_linear()
     batch = digit_batch(size, batch_size, True, device)
@@ -266,7 +266,7 @@ def text_unet_job(net, batch_size: int, p_uncond: float, device):
     """Caption-conditioned eps loss with caption dropout: on images (lesson 10) or on latents (lesson 11,
     where the latents are precomputed in training, so random ones of the right shape cost the same)."""
     from minidiff import text
-    from minidiff.losses import diffusion_loss
+    from minidiff.core.losses import diffusion_loss
 
     schedule = vp_linear()
     images, ids, _ = scene_batch(batch_size, net.config["encoder"]["max_len"], device, getattr(net, "vocabulary", None))
@@ -281,21 +281,21 @@ def text_unet_job(net, batch_size: int, p_uncond: float, device):
 
 
 def autoencoder_job(net, batch_size: int, beta: float, device):
-    from minidiff.nets.autoencoder import vae_loss
+    from minidiff.core.nets.autoencoder import vae_loss
 
     images, _, _ = scene_batch(batch_size, 20, device)
     return images, lambda model, x, generator=None: vae_loss(model, x, beta, generator)[0]
 
 
 def clip_job(net, batch_size: int, device):
-    from minidiff.nets.contrastive import contrastive_loss
+    from minidiff.core.nets.contrastive import contrastive_loss
 
     images, ids, _ = scene_batch(batch_size, net.config["max_len"], device, getattr(net, "vocabulary", None))
     return (images, ids), lambda model, pair: contrastive_loss(model(*pair))
 
 
 def reader_job(net, batch_size: int, device):
-    from minidiff.nets.reader import reader_loss
+    from minidiff.worlds.reader import reader_loss
 
     images, _, scenes = scene_batch(batch_size, 20, device)
     # the scenes stay in the closure: train.train would take their named tuples apart to move them
@@ -307,7 +307,7 @@ def families() -> list:
     is trained (not the snapshot bundle, nor a recipe not shipped yet); a job is job(net, device) -> (batch,
     loss_fn), at the recipe's batch size and with its loss."""
     from minidiff import registry
-    from minidiff.nets.unet import unet_preset
+    from minidiff.core.nets.unet import unet_preset
 
     ddpm = lambda net, dev, r: ddpm_job(net, r["size"], r["batch_size"], r.get("p_uncond"), dev)  # noqa: E731
     text = lambda net, dev, r: text_unet_job(net, r["batch_size"], r["p_uncond"], dev)  # noqa: E731

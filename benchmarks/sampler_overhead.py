@@ -27,7 +27,7 @@ from torch import nn
 
 import minidiff
 from minidiff import params, samplers, schedules
-from minidiff.forward import q_transition
+from minidiff.core.forward import q_transition
 
 STEPS = minidiff.by_mode(full=1000, fast=200)
 REPEATS = minidiff.by_mode(full=9, fast=3)

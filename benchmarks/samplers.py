@@ -20,8 +20,8 @@ import torch
 
 import minidiff
 from minidiff import exact, losses, nfe, samplers, schedules, toy, train
-from minidiff.nets import MLP
-from minidiff.params import Denoiser
+from minidiff.core.nets import MLP
+from minidiff.core.params import Denoiser
 
 BUDGETS = minidiff.by_mode(full=(5, 8, 10, 12, 16, 20, 40, 80, 160, 320), fast=(5, 20))
 TRAINED_BUDGETS = BUDGETS[:-1] if len(BUDGETS) > 2 else BUDGETS  # a network call costs ~10x the exact one

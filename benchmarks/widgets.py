@@ -14,7 +14,7 @@ import torch
 
 import minidiff
 from minidiff import data, exact, ink, params, schedules, toy, widgets
-from minidiff.samplers import ddpm
+from minidiff.core.samplers import ddpm
 
 MOVES = minidiff.by_mode(full=7, fast=3)  # values set per control, each different from the last
 

@@ -9,7 +9,7 @@ Which file is graded, for homework/NN_name/test_x.py grading x's module `my_x.py
                                   else the starter itself.
 
 A grader never shows you a traceback: when something is wrong it fails with one message that says
-what and, where it can, how to fix it (the lesson checkers' rule, minidiff/check/). An error in your
+what and, where it can, how to fix it (the lesson checkers' rule, minidiff/course/check/). An error in your
 code is named with the line of your file it came from; a check that runs past LIMIT_S seconds (an
 endless loop) stops with the function and line it was running, and the assignment's later checks are
 not run, since they would wait as long.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from minidiff.check.limits import TimeUp, time_limit
+from minidiff.course.check.limits import TimeUp, time_limit
 
 HOMEWORK = Path(__file__).resolve().parent
 ROOT = HOMEWORK.parent

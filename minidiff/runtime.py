@@ -1,13 +1,16 @@
-"""Fast mode, device choice and seeding: the three things every lesson asks first."""
+"""Fast mode, device choice and seeding: the three things every lesson asks first; and where the
+shipped files are."""
 
 import argparse
 import os
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
 
 FAST_ENV = "MINIDIFF_FAST"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"  # the shipped data and checkpoints (data/README.md)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from minidiff.checkpoints import atomic_write_text  # noqa: E402
+from minidiff.core.checkpoints import atomic_write_text  # noqa: E402
 
 
 def lesson_summary(path: Path) -> dict:

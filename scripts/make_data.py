@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from minidiff.checkpoints import atomic_file  # noqa: E402
+from minidiff.core.checkpoints import atomic_file  # noqa: E402
 
 WHEELS = {  # package pin -> (file inside the wheel, our file, side, largest pixel value)
     "scikit-learn==1.9.1": ("sklearn/datasets/data/digits.csv.gz", "digits8.npz", 8, 16),

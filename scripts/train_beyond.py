@@ -25,12 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import minidiff  # noqa: E402
 from minidiff import beyond, checkpoints, pretrained, train  # noqa: E402
-from minidiff.data import load_digits  # noqa: E402
-from minidiff.guidance import drop_labels  # noqa: E402
-from minidiff.losses import diffusion_loss  # noqa: E402
-from minidiff.nets.unet import unet_preset  # noqa: E402
-from minidiff.params import Denoiser  # noqa: E402
-from minidiff.schedules import from_config  # noqa: E402
+from minidiff.worlds.data import load_digits  # noqa: E402
+from minidiff.core.guidance import drop_labels  # noqa: E402
+from minidiff.core.losses import diffusion_loss  # noqa: E402
+from minidiff.core.nets.unet import unet_preset  # noqa: E402
+from minidiff.core.params import Denoiser  # noqa: E402
+from minidiff.core.schedules import from_config  # noqa: E402
 
 
 def fit(name: str, x: torch.Tensor, labels: torch.Tensor | None, out: Path, steps: int, **meta) -> None:

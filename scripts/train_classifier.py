@@ -29,11 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import minidiff  # noqa: E402
 from minidiff import checkpoints, pretrained, train  # noqa: E402
-from minidiff.data import DATA_DIR, load_digits  # noqa: E402
-from minidiff.metrics.classifier import classifier_accuracy  # noqa: E402
-from minidiff.metrics.guidance import accuracy_over_t  # noqa: E402
-from minidiff.nets.classifier import DigitClassifier, NoisyDigitClassifier  # noqa: E402
-from minidiff.schedules import VPLinear  # noqa: E402
+from minidiff.worlds.data import DATA_DIR, load_digits  # noqa: E402
+from minidiff.worlds.metrics.classifier import classifier_accuracy  # noqa: E402
+from minidiff.worlds.metrics.guidance import accuracy_over_t  # noqa: E402
+from minidiff.core.nets.classifier import DigitClassifier, NoisyDigitClassifier  # noqa: E402
+from minidiff.core.schedules import VPLinear  # noqa: E402
 
 REPORT_TIMES = (0.0, 0.25, 0.5, 0.75, 0.9)
 

@@ -36,12 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import minidiff  # noqa: E402
 from minidiff.runtime import device_arg, device_name  # noqa: E402
 from minidiff import checkpoints, metrics, pretrained, train  # noqa: E402
-from minidiff.data import load_digits  # noqa: E402
-from minidiff.guidance import drop_labels  # noqa: E402
-from minidiff.losses import diffusion_loss  # noqa: E402
-from minidiff.nets.unet import count_parameters, unet_preset  # noqa: E402
-from minidiff.params import Denoiser  # noqa: E402
-from minidiff.schedules import from_config  # noqa: E402
+from minidiff.worlds.data import load_digits  # noqa: E402
+from minidiff.core.guidance import drop_labels  # noqa: E402
+from minidiff.core.losses import diffusion_loss  # noqa: E402
+from minidiff.core.nets.unet import count_parameters, unet_preset  # noqa: E402
+from minidiff.core.params import Denoiser  # noqa: E402
+from minidiff.core.schedules import from_config  # noqa: E402
 
 # (samples, DDPM steps) for the quality numbers: enough to be stable, cheap enough for a CPU.
 EVAL = {"digits8": (500, 250), "mnist28": (500, 100), "digits8_cond": (500, 250), "mnist28_cond": (500, 100)}

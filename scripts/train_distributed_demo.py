@@ -19,9 +19,9 @@ import torch.distributed as dist
 
 import minidiff
 from minidiff import checkpoints, toy, train
-from minidiff.losses import diffusion_loss
-from minidiff.nets.mlp import MLP
-from minidiff.schedules import VPCosine
+from minidiff.core.losses import diffusion_loss
+from minidiff.core.nets.mlp import MLP
+from minidiff.core.schedules import VPCosine
 
 
 def main(argv=None) -> train.History:

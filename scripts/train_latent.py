@@ -29,13 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import minidiff  # noqa: E402
 from minidiff import captions, checkpoints, latent, pretrained, scenes as S, text, train  # noqa: E402
-from minidiff.losses import diffusion_loss  # noqa: E402
-from minidiff.nets.autoencoder import Autoencoder, vae_loss  # noqa: E402
-from minidiff.nets.contrastive import ContrastiveModel, contrastive_loss  # noqa: E402
-from minidiff.nets.text_unet import TextUNet  # noqa: E402
-from minidiff.nets.unet import count_parameters  # noqa: E402
-from minidiff.params import Denoiser  # noqa: E402
-from minidiff.schedules import from_config  # noqa: E402
+from minidiff.core.losses import diffusion_loss  # noqa: E402
+from minidiff.core.nets.autoencoder import Autoencoder, vae_loss  # noqa: E402
+from minidiff.core.nets.contrastive import ContrastiveModel, contrastive_loss  # noqa: E402
+from minidiff.core.nets.text_unet import TextUNet  # noqa: E402
+from minidiff.core.nets.unet import count_parameters  # noqa: E402
+from minidiff.core.params import Denoiser  # noqa: E402
+from minidiff.core.schedules import from_config  # noqa: E402
 
 
 def budget(minutes: float, steps: int, start: float, every: float, save):
@@ -204,7 +204,7 @@ def evaluate(name: str, out: Path) -> dict:
     elif name in ("clip", "clip_plain"):
         scores = latent.retrieval_scores(model, model.tokenizer)
     else:
-        from minidiff.text2image import adherence_table, wording_table
+        from minidiff.worlds.text2image import adherence_table, wording_table
 
         decoder = pretrained.load_autoencoder()  # the latents are the shipped autoencoder's
         tok = model.net.tokenizer(train.info(out)["meta"]["vocabulary"])

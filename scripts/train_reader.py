@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import minidiff  # noqa: E402
 from minidiff import checkpoints, registry, scenes as S, train  # noqa: E402
-from minidiff.metrics.scenes import reader_accuracy  # noqa: E402
-from minidiff.nets.reader import SceneReader, reader_loss  # noqa: E402
+from minidiff.worlds.metrics.scenes import reader_accuracy  # noqa: E402
+from minidiff.worlds.reader import SceneReader, reader_loss  # noqa: E402
 
 SHIPPED, R = registry.path("scene_reader"), registry.READER_RECIPE
 

@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import minidiff  # noqa: E402
 from minidiff.runtime import device_arg, device_name  # noqa: E402
 from minidiff import checkpoints, pretrained, scenes as S, text, train  # noqa: E402
-from minidiff.losses import diffusion_loss  # noqa: E402
-from minidiff.nets.text_unet import TextUNet  # noqa: E402
-from minidiff.nets.unet import count_parameters  # noqa: E402
-from minidiff.params import Denoiser  # noqa: E402
-from minidiff.schedules import from_config  # noqa: E402
+from minidiff.core.losses import diffusion_loss  # noqa: E402
+from minidiff.core.nets.text_unet import TextUNet  # noqa: E402
+from minidiff.core.nets.unet import count_parameters  # noqa: E402
+from minidiff.core.params import Denoiser  # noqa: E402
+from minidiff.core.schedules import from_config  # noqa: E402
 
 
 def train_text2image(name: str, steps: int, minutes: float, save_every: float, out: Path,
@@ -128,7 +128,7 @@ def train_text2image(name: str, steps: int, minutes: float, save_every: float, o
 
 def evaluate(name: str, path: Path) -> dict:
     """Adherence on seen, held-out and goldfish prompts at several w; stored in the checkpoint."""
-    from minidiff.text2image import adherence_table
+    from minidiff.worlds.text2image import adherence_table
 
     model, tok = pretrained.load_text2image(name, path=path)
     reader = pretrained.load_scene_reader()
@@ -136,7 +136,7 @@ def evaluate(name: str, path: Path) -> dict:
     table = adherence_table(model, tok, reader, ws=(0.0, 1.0, 3.0, 5.0), per_prompt=8,
                                    generator=torch.Generator().manual_seed(1))
     if pretrained.text_recipe(name)["captions"] == "grammar":  # and the wording table of lesson 11
-        from minidiff.text2image import wording_table
+        from minidiff.worlds.text2image import wording_table
 
         table["wording"] = wording_table(model, tok, reader, n=64, w=3.0, steps=30,
                                          generator=torch.Generator().manual_seed(1))

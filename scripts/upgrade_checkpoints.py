@@ -17,9 +17,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from minidiff import pretrained, train  # noqa: E402
-from minidiff.nets import UNet  # noqa: E402
-from minidiff.params import Denoiser  # noqa: E402
-from minidiff.schedules import from_config  # noqa: E402
+from minidiff.core.nets import UNet  # noqa: E402
+from minidiff.core.params import Denoiser  # noqa: E402
+from minidiff.core.schedules import from_config  # noqa: E402
 
 
 def upgrade(name: str) -> None:

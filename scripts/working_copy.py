@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from minidiff.checkpoints import atomic_write_bytes, atomic_write_text  # noqa: E402
+from minidiff.core.checkpoints import atomic_write_bytes, atomic_write_text  # noqa: E402
 
 ORIGIN = ".origin.json"  # lesson file name -> sha256 of the course's version it was copied from
 

@@ -11,7 +11,7 @@ from torch import nn
 from torch.distributions import Normal, kl_divergence as torch_kl
 
 from minidiff import scenes as S
-from minidiff.nets.autoencoder import Autoencoder, Block, kl_divergence, vae_loss
+from minidiff.core.nets.autoencoder import Autoencoder, Block, kl_divergence, vae_loss
 
 
 def tiny(seed: int = 0, **kwargs) -> Autoencoder:

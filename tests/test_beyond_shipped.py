@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from minidiff import beyond, metrics, pretrained, registry
-from minidiff.data import load_digits
-from minidiff.train import info
+from minidiff.worlds.data import load_digits
+from minidiff.core.train import info
 
 R = pretrained.BEYOND_RECIPES
 HALVES = [(n, h) for n in R["halves8"]["sizes"] for h in R["halves8"]["halves"]]

@@ -9,7 +9,7 @@ import pytest
 
 from minidiff import captions as C
 from minidiff import scenes as S
-from minidiff.text import Tokenizer
+from minidiff.core.text import Tokenizer
 
 T = S.Thing
 SCENES = [  # compounds and synonyms of both kinds, every background, both layouts, one thing and two

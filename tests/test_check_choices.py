@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from minidiff import check, toy
-from minidiff.check import measures
-from minidiff.schedules import VE
+from minidiff.course.check import measures
+from minidiff.core.schedules import VE
 
 
 def assert_wrong(feedback, *words):
@@ -78,7 +78,7 @@ def test_doubling_time():
 
 
 def test_fewest_steps_to_noise_is_exact():
-    from minidiff.schedules import linear_betas
+    from minidiff.core.schedules import linear_betas
 
     ab = lambda T: torch.prod(1 - linear_betas(T, 1e-4, 0.02)).item()  # noqa: E731
     best = next(T for T in range(600, 800) if ab(T) <= 1e-3)
@@ -132,12 +132,12 @@ def test_fewest_steps_measured(checker, sampler, target):
 def test_worst_score_level(monkeypatch):
     from types import SimpleNamespace
 
-    from minidiff.schedules import VE
+    from minidiff.core.schedules import VE
 
     model = SimpleNamespace(schedule=VE(0.02, 4.0))  # only its clock is used: score_error is faked
     rel = {0.02: 0.9, 0.1: 0.3, 1.0: 0.1, 4.0: 0.05}  # a made-up network, worst at the smallest level
     by_t = {round(model.schedule.t_from_sigma(s).item(), 6): r for s, r in rel.items()}
-    monkeypatch.setattr("minidiff.losses.score_error", lambda model, mix, t, **kw: by_t[round(t, 6)])
+    monkeypatch.setattr("minidiff.core.losses.score_error", lambda model, mix, t, **kw: by_t[round(t, 6)])
     levels = list(rel)
     assert check.worst_score_level(0.02, model, None, levels).status == "correct"
     assert check.worst_score_level(torch.tensor(0.02), model, None, levels).status == "correct"  # sigmas[-1]

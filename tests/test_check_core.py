@@ -2,7 +2,7 @@
 
 import torch
 
-from minidiff.check import Mistake, check_function
+from minidiff.course.check import Mistake, check_function
 
 CASES = [(torch.tensor([1.0, 2.0, 3.0]), 2.0), (torch.tensor([-0.5, 4.0]), 0.5)]
 

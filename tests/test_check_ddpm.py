@@ -4,11 +4,11 @@ and each checker's reference agrees with the library (diffusion_loss, ddpm, para
 import torch
 
 from minidiff import check
-from minidiff.check import ddpm as ck
-from minidiff.losses import diffusion_loss
-from minidiff.params import Denoiser
-from minidiff.samplers import ddpm
-from minidiff.schedules import DiscreteDDPM, Schedule
+from minidiff.course.check import ddpm as ck
+from minidiff.core.losses import diffusion_loss
+from minidiff.core.params import Denoiser
+from minidiff.core.samplers import ddpm
+from minidiff.core.schedules import DiscreteDDPM, Schedule
 
 
 def todo(*args):

@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from minidiff import check
-from minidiff.check import latent as cl
-from minidiff.nets.autoencoder import Autoencoder
-from minidiff.nets.contrastive import contrastive_loss
+from minidiff.course.check import latent as cl
+from minidiff.core.nets.autoencoder import Autoencoder
+from minidiff.core.nets.contrastive import contrastive_loss
 
 
 def todo(*args):
@@ -327,8 +327,8 @@ def test_hardest_retrieval_not_attempted_and_malformed():
 
 def test_hardest_retrieval_measures_when_not_given(monkeypatch):
     from minidiff import pretrained, scenes
-    from minidiff.nets.contrastive import ContrastiveModel
-    from minidiff.text import Tokenizer
+    from minidiff.core.nets.contrastive import ContrastiveModel
+    from minidiff.core.text import Tokenizer
 
     def small_clip(device=None):
         torch.manual_seed(0)

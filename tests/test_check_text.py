@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from minidiff import check, scenes
-from minidiff.check import text as ct
-from minidiff.text import Tokenizer
+from minidiff.course.check import text as ct
+from minidiff.core.text import Tokenizer
 
 
 def todo(*args):
@@ -129,7 +129,7 @@ def test_cross_attention_other_answers():
                  "wrong shape", "one row per pixel")
     assert_wrong(check.cross_attention(lambda *a: cross_attention(*a) + 0.1), "test case 1")
     # the library's function and its fused module are right answers too
-    from minidiff.text import attention
+    from minidiff.core.text import attention
     assert check.cross_attention(lambda p, wd, q, k, v: attention(p @ q, wd @ k, wd @ v)[0]).status == "correct"
 
 

@@ -1,4 +1,4 @@
-"""minidiff.checkpoints: writes that survive an interrupt, one reader that names every bad file, and
+"""minidiff.core.checkpoints: writes that survive an interrupt, one reader that names every bad file, and
 the training scripts' output folder (runs/, never data/ unasked)."""
 
 import importlib.util
@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from minidiff import checkpoints, train
-from minidiff.checkpoints import atomic_save, atomic_write_text, info, load, save
-from minidiff.nets import MLP
+from minidiff.core.checkpoints import atomic_save, atomic_write_text, info, load, save
+from minidiff.core.nets import MLP
 
 ROOT = Path(__file__).resolve().parents[1]
 

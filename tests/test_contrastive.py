@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from minidiff import latent, scenes as S
-from minidiff.nets.contrastive import ContrastiveModel, contrastive_loss, retrieval_accuracy
-from minidiff.nets.text_unet import TextUNet
-from minidiff.text import PAD, Tokenizer, build_encoder
+from minidiff.core.nets.contrastive import ContrastiveModel, contrastive_loss, retrieval_accuracy
+from minidiff.core.nets.text_unet import TextUNet
+from minidiff.core.text import PAD, Tokenizer, build_encoder
 
 TOK = Tokenizer(S.vocabulary())
 

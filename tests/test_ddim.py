@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from minidiff import exact, samplers, schedules, toy
-from minidiff.samplers import ddim, ddpm, run
+from minidiff.core.samplers import ddim, ddpm, run
 
 SCHEDULES = [schedules.VPLinear(), schedules.VE(0.01, 50.0), schedules.DiscreteDDPM(schedules.linear_betas(1000))]
 

@@ -12,13 +12,13 @@ import torch
 
 import minidiff
 from minidiff import toy, train
-from minidiff.exact import mixture_denoiser
-from minidiff.losses import diffusion_loss
-from minidiff.metrics import in_floor_units
-from minidiff.nets import MLP
-from minidiff.params import Denoiser
-from minidiff.samplers import Step, ddpm, run
-from minidiff.schedules import VE, DiscreteDDPM, VPCosine, VPLinear, linear_betas, uniform_grid
+from minidiff.worlds.exact import mixture_denoiser
+from minidiff.core.losses import diffusion_loss
+from minidiff.worlds.metrics import in_floor_units
+from minidiff.core.nets import MLP
+from minidiff.core.params import Denoiser
+from minidiff.core.samplers import Step, ddpm, run
+from minidiff.core.schedules import VE, DiscreteDDPM, VPCosine, VPLinear, linear_betas, uniform_grid
 
 
 def fake_eps(x, t):

@@ -8,10 +8,10 @@ noised mixture's log-density, and its x0 against Gaussian conditioning done comp
 import pytest
 import torch
 
-from minidiff.exact import MixtureEps, mixture_denoiser
-from minidiff.params import Denoiser, Prediction
-from minidiff.schedules import VE, VPCosine, VPLinear
-from minidiff.toy import GaussianMixture
+from minidiff.worlds.exact import MixtureEps, mixture_denoiser
+from minidiff.core.params import Denoiser, Prediction
+from minidiff.core.schedules import VE, VPCosine, VPLinear
+from minidiff.worlds.toy import GaussianMixture
 
 SCHEDULES = [VPLinear(), VPCosine(), VE(0.05, 20.0)]
 
@@ -82,7 +82,7 @@ def test_bad_inputs_say_what_is_wrong():
 
 
 def test_misuse_gets_a_message_that_says_what_to_do():
-    from minidiff.nets import MLP
+    from minidiff.core.nets import MLP
 
     with pytest.raises(ValueError, match="schedule must be a minidiff.schedules.Schedule .* got str"):
         Denoiser(MLP(), "linear")

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from minidiff.losses import diffusion_loss
-from minidiff.schedules import VE, VPCosine, VPLinear
+from minidiff.core.losses import diffusion_loss
+from minidiff.core.schedules import VE, VPCosine, VPLinear
 
 D, S = 2, 0.7
 MU = torch.tensor([0.5, -1.0], dtype=torch.float64)

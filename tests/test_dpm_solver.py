@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from minidiff import exact, guidance, nfe, samplers, schedules, toy
-from minidiff.samplers import run
-from minidiff.toy import GaussianMixture
+from minidiff.core.samplers import run
+from minidiff.worlds.toy import GaussianMixture
 
 
 def gen(seed: int) -> torch.Generator:

@@ -7,8 +7,8 @@ import pytest
 import torch
 from scipy import stats
 
-from minidiff.forward import q_chain, q_sample, q_step, q_transition
-from minidiff.schedules import VE, DiscreteDDPM, VPCosine, VPLinear, linear_betas
+from minidiff.core.forward import q_chain, q_sample, q_step, q_transition
+from minidiff.core.schedules import VE, DiscreteDDPM, VPCosine, VPLinear, linear_betas
 
 
 def test_q_sample_mean_and_variance(device):

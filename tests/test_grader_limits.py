@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from minidiff import check, schedules
-from minidiff.check import _core, limits
+from minidiff.course.check import _core, limits
 
 ROOT = Path(__file__).resolve().parents[1]
 HOMEWORK = ROOT / "homework"

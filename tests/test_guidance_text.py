@@ -6,8 +6,8 @@ import torch
 
 from minidiff import guidance, params, samplers, schedules
 from minidiff import scenes as S
-from minidiff.nets.text_unet import TextUNet
-from minidiff.text import Tokenizer
+from minidiff.core.nets.text_unet import TextUNet
+from minidiff.core.text import Tokenizer
 
 SCHEDULE = schedules.VPLinear()
 TOK = Tokenizer(S.vocabulary())

@@ -1,4 +1,4 @@
-"""minidiff.ink against independent truths: the heat equation's closed form and the PDE itself,
+"""minidiff.worlds.ink against independent truths: the heat equation's closed form and the PDE itself,
 particle histograms against the density, the OU closed form against the simulated chain, and
 the library's VPLinear with constant beta as the Ornstein-Uhlenbeck process, and its reversal by
 samplers.euler_maruyama with the exact denoiser against fresh samples of the data."""

@@ -1,4 +1,4 @@
-"""minidiff.inverse: each step against an independent formula, each method against the exact posterior
+"""minidiff.core.inverse: each step against an independent formula, each method against the exact posterior
 of a Gaussian mixture (exact.seen_posterior, exact.linear_posterior), measured in floor units."""
 
 import pytest

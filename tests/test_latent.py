@@ -10,14 +10,14 @@ import pytest
 import torch
 
 from minidiff import latent, scenes as S, text2image, train
-from minidiff.guidance import ClassifierFree
-from minidiff.metrics.scenes import adheres
-from minidiff.nets.autoencoder import Autoencoder
-from minidiff.nets.text_unet import TextUNet
-from minidiff.params import Denoiser
-from minidiff.samplers import SAMPLERS, run
-from minidiff.schedules import VPLinear, uniform_grid
-from minidiff.text import Tokenizer
+from minidiff.core.guidance import ClassifierFree
+from minidiff.worlds.metrics.scenes import adheres
+from minidiff.core.nets.autoencoder import Autoencoder
+from minidiff.core.nets.text_unet import TextUNet
+from minidiff.core.params import Denoiser
+from minidiff.core.samplers import SAMPLERS, run
+from minidiff.core.schedules import VPLinear, uniform_grid
+from minidiff.core.text import Tokenizer
 
 TOK = Tokenizer(S.vocabulary())
 ENCODER = dict(kind="transformer", dim=16, heads=2, layers=1, max_len=20)

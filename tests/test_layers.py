@@ -9,35 +9,40 @@ import minidiff
 PACKAGE = pathlib.Path(minidiff.__file__).parent
 
 # Bottom to top. A module in layer k may import from layers below it, and from its own layer only
-# where WITHIN lists the pair (and never in a cycle).
-LAYERS = [
-    ["runtime"],
-    ["schedules", "params", "toy", "data", "captions", "scenes"],
-    ["forward", "losses", "nets", "exact", "text", "checkpoints", "registry"],
-    ["sampling", "samplers", "sde", "ink", "likelihood", "guidance", "train", "metrics", "gan", "inverse"],
-    ["pretrained", "nfe", "text2image", "latent", "beyond"],
-    ["plot"],
-    ["widgets"],
-    ["check"],
-]
+# where WITHIN lists the pair (and never in a cycle). The layers follow the folders: runtime, then
+# core/, then worlds/, then course/ (FOLDERS), so that no folder imports from one after it.
+FOLDERS = {
+    "runtime": [["runtime"]],
+    "core": [
+        ["schedules", "params"],
+        ["forward", "losses", "sde", "text", "checkpoints", "nets"],
+        ["sampling", "samplers", "guidance", "train", "likelihood", "inverse"],
+    ],
+    "worlds": [
+        ["toy", "exact", "data", "captions", "scenes", "ink", "gan", "registry"],
+        ["reader", "metrics", "pretrained"],
+        ["text2image", "latent"],
+    ],
+    "course": [["nfe", "beyond"], ["plot"], ["widgets"], ["check"]],
+}
+LAYERS = [layer for layers in FOLDERS.values() for layer in layers]
 LAYER = {name: k for k, names in enumerate(LAYERS) for name in names}
 
 # The imports allowed within a layer, each with its reason: any other is a violation, so that a new
 # sideways dependency is a decision someone wrote down, not an accident.
 WITHIN = {
     ("params", "schedules"): "a Denoiser reads alpha and sigma from its schedule",
-    ("scenes", "captions"): "the world's values and its grammar, read from scenes too",
     ("nets", "text"): "the text U-Net holds a text encoder",
     ("samplers", "sampling"): "the loops' shared steps: grids, progress, the prepared model",
-    ("samplers", "sde"): "Euler-Maruyama and the probability-flow ODE take the SDE's drift",
-    ("ink", "samplers"): "ink runs its reverse process with the library's samplers",
     ("likelihood", "samplers"): "the exact likelihood integrates the probability-flow ODE",
     ("inverse", "samplers"): "inpainting and editing are samplers with a seen part",
     ("inverse", "sampling"): "the same grids and prepared model as the samplers",
     ("train", "guidance"): "training a class-conditional model drops labels to the null label",
+    ("exact", "toy"): "the exact denoisers are those of toy's Gaussian mixtures",
+    ("scenes", "captions"): "the world's values and its grammar, read from scenes too",
+    ("metrics", "reader"): "prompt adherence is what the scene reader reads",
+    ("pretrained", "reader"): "the shipped scene reader",
     ("latent", "text2image"): "the latent pipeline samples as lesson 10 does, through a decoder",
-    ("latent", "pretrained"): "load_pipeline builds the shipped pipeline",
-    ("beyond", "pretrained"): "lesson 12's experiments load the shipped networks",
 }
 
 
@@ -47,8 +52,9 @@ def _module_name(path: pathlib.Path, package: pathlib.Path) -> str:
 
 
 def _top(module: str) -> str:
-    """minidiff.plot.points -> plot; minidiff itself -> runtime (its __init__ only re-exports runtime)."""
-    parts = module.split(".")
+    """minidiff.course.plot.points -> plot; minidiff.runtime -> runtime; minidiff itself and its folders'
+    __init__ files (docstrings and short names only) -> runtime."""
+    parts = [p for p in module.split(".") if p not in FOLDERS]
     return parts[1] if len(parts) > 1 else "runtime"
 
 
@@ -132,19 +138,54 @@ def test_the_check_catches_the_old_plot_widgets_cycle(tmp_path):
     (pkg / "plot" / "points.py").write_text("def cursor_explorer():\n    from .. import widgets\n")
     (pkg / "widgets" / "_controls.py").write_text("from ..plot import to_png\n")
     problems = violations(graph(pkg))
-    assert any("plot (layer 5) imports widgets (layer 6)" in p for p in problems), problems
+    upward = f"plot (layer {LAYER['plot']}) imports widgets (layer {LAYER['widgets']})"
+    assert any(upward in p for p in problems), problems
     assert any(p.startswith("import cycle: plot -> widgets -> plot") for p in problems), problems
 
 
 def test_an_unlisted_import_within_a_layer_is_named():
     problems = violations({"toy": {"scenes"}, "scenes": {"captions"}, "captions": set()})
-    assert problems == ["toy imports scenes, both in layer 1: add the pair to WITHIN in tests/test_layers.py, "
+    assert problems == [f"toy imports scenes, both in layer {LAYER['toy']}: add the pair to WITHIN in tests/test_layers.py, "
                         "with its reason, or move one of them"]
 
 
 def test_every_pair_within_a_layer_is_still_used():
     edges = graph()
     assert [pair for pair in WITHIN if pair[1] not in edges.get(pair[0], ())] == []
+
+
+def test_each_module_lives_in_the_folder_of_its_layer():
+    # the folders show the architecture: a module's file sits in the folder whose layers list it, and
+    # the short names (minidiff.samplers) go to the same place
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).parts
+        folder = parts[0] if parts[0] in FOLDERS and len(parts) > 1 else "runtime"
+        name = _top(_module_name(path, PACKAGE))
+        if path.name != "__init__.py" or len(parts) > 2:
+            found.setdefault(name, set()).add(folder)
+    listed = {name: folder for folder, layers in FOLDERS.items() for layer in layers for name in layer}
+    assert {name: folders for name, folders in found.items() if folders != {listed.get(name)}} == {}
+    assert minidiff.FOLDER == {name: folder for name, folder in listed.items() if folder != "runtime"}
+
+
+def test_the_short_names_are_the_modules_themselves():
+    # code written before the folders (a learner's homework, an old lab copy) imports the very same
+    # modules, so a class is one class whichever path reached it
+    import importlib
+
+    import minidiff.core.nets.unet
+    import minidiff.core.samplers
+
+    assert importlib.import_module("minidiff.samplers") is minidiff.core.samplers
+    assert importlib.import_module("minidiff.nets.unet").UNet is minidiff.core.nets.unet.UNet
+    assert minidiff.reader is importlib.import_module("minidiff.worlds.reader")
+    try:
+        minidiff.not_a_module
+    except AttributeError as err:
+        assert "not_a_module" in str(err)
+    else:
+        raise AssertionError("an unknown name must raise AttributeError")
 
 
 def test_a_module_without_a_layer_is_named():

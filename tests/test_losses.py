@@ -11,12 +11,12 @@ import math
 import pytest
 import torch
 
-from minidiff.exact import mixture_denoiser
-from minidiff.losses import dsm_loss, dsm_target, score_error
-from minidiff.nets import MLP
-from minidiff.params import Denoiser
-from minidiff.schedules import VE, VPLinear
-from minidiff.toy import GaussianMixture
+from minidiff.worlds.exact import mixture_denoiser
+from minidiff.core.losses import dsm_loss, dsm_target, score_error
+from minidiff.core.nets import MLP
+from minidiff.core.params import Denoiser
+from minidiff.core.schedules import VE, VPLinear
+from minidiff.worlds.toy import GaussianMixture
 
 D, S = 2, 0.7
 MU = torch.tensor([0.5, -1.0], dtype=torch.float64)

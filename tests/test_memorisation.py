@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from minidiff import exact, metrics, samplers, schedules, toy
-from minidiff.schedules import VPLinear
+from minidiff.core.schedules import VPLinear
 
 
 def _direct_posterior_mean(points, x, alpha, sigma):

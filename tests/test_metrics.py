@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from minidiff import metrics
-from minidiff.toy import ring
+from minidiff.worlds.toy import ring
 
 METRICS = [metrics.sliced_wasserstein, metrics.mmd, metrics.energy_distance]
 

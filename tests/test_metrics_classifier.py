@@ -10,11 +10,11 @@ import pytest
 import scipy.linalg
 import torch
 
-from minidiff.data import DATA_DIR, load_digits
-from minidiff.metrics import (class_histogram, classifier_accuracy, classifier_features, frechet_distance,
+from minidiff.worlds.data import DATA_DIR, load_digits
+from minidiff.worlds.metrics import (class_histogram, classifier_accuracy, classifier_features, frechet_distance,
                               frechet_floor, gaussian_frechet, histogram_entropy, load_classifier)
-from minidiff.nets import DigitClassifier
-from minidiff.train import info
+from minidiff.core.nets import DigitClassifier
+from minidiff.core.train import info
 
 MIN_ACCURACY = {28: 0.97, 8: 0.95}  # below this a classifier's verdict on samples is not worth much
 
@@ -163,7 +163,7 @@ def test_histogram_entropy_known_values():
 # --- misuse: what the classifiers were not trained on -----------------------------------------------
 
 def test_uint8_or_0_to_255_images_are_refused_with_the_conversion():
-    from minidiff.metrics import digit_quality
+    from minidiff.worlds.metrics import digit_quality
 
     clf = load_classifier(8)
     x, _ = load_digits(8, "test")
@@ -181,7 +181,7 @@ def test_uint8_or_0_to_255_images_are_refused_with_the_conversion():
 
 
 def test_digit_quality_reports_the_floors_spread_and_warns_when_n_is_too_small():
-    from minidiff.metrics import digit_quality
+    from minidiff.worlds.metrics import digit_quality
 
     x, _ = load_digits(8, "test")
     g = torch.Generator().manual_seed(0)
@@ -197,7 +197,7 @@ def test_digit_quality_reports_the_floors_spread_and_warns_when_n_is_too_small()
 
 
 def test_digit_quality_over_sets_takes_medians_of_the_direct_distances():
-    from minidiff.metrics import digit_quality_over_sets
+    from minidiff.worlds.metrics import digit_quality_over_sets
 
     x, _ = load_digits(8, "train")
     test, _ = load_digits(8, "test")

@@ -5,10 +5,10 @@ image repeated has no spread; and the exact p(y | x_t) of the training digits ag
 import pytest
 import torch
 
-from minidiff.data import load_digits
-from minidiff.metrics import empirical_log_posterior, guidance_scores
-from minidiff.metrics.guidance import ink
-from minidiff.schedules import VPLinear
+from minidiff.worlds.data import load_digits
+from minidiff.worlds.metrics import empirical_log_posterior, guidance_scores
+from minidiff.worlds.metrics.guidance import ink
+from minidiff.core.schedules import VPLinear
 
 
 @pytest.mark.parametrize("size", [8, 28])

@@ -6,8 +6,8 @@ import torch
 
 from minidiff import pretrained
 from minidiff import scenes as S
-from minidiff.metrics.scenes import adherence, adheres, reader_accuracy
-from minidiff.nets.reader import N_BG, N_COL, N_OBJ, SceneReader, targets
+from minidiff.worlds.metrics.scenes import adherence, adheres, reader_accuracy
+from minidiff.worlds.reader import N_BG, N_COL, N_OBJ, SceneReader, targets
 
 Th, Sc = S.Thing, S.Scene
 SEEN = Sc("beach", (Th("gold", "fish", "left"), Th("red", "can", "right")))
@@ -114,7 +114,7 @@ def test_reader_accuracy_on_readers_with_known_answers(reader):
 
 
 def test_failure_kinds_name_what_went_wrong():
-    from minidiff.metrics.scenes import FAILURE_KINDS, failure_kind
+    from minidiff.worlds.metrics.scenes import FAILURE_KINDS, failure_kind
 
     wish = S.parse(S.GOLDFISH_PROMPT)  # a gold fish and a red can on the beach, places not said
 

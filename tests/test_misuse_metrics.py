@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from minidiff import metrics, pretrained, scenes as S, toy
-from minidiff.data import load_digits
-from minidiff.metrics.scenes import adherence, reader_accuracy
+from minidiff.worlds.data import load_digits
+from minidiff.worlds.metrics.scenes import adherence, reader_accuracy
 
 NAN = float("nan")
 

@@ -5,13 +5,13 @@ import pytest
 import torch
 
 from minidiff import gan, pretrained, toy
-from minidiff.checkpoints import DATA_DIR, save
-from minidiff.guidance import drop_labels
-from minidiff.losses import diffusion_loss
-from minidiff.nets import MLP, DigitClassifier, UNet
-from minidiff.params import Denoiser
-from minidiff.schedules import VPLinear
-from minidiff.train import train
+from minidiff.core.checkpoints import DATA_DIR, save
+from minidiff.core.guidance import drop_labels
+from minidiff.core.losses import diffusion_loss
+from minidiff.core.nets import MLP, DigitClassifier, UNet
+from minidiff.core.params import Denoiser
+from minidiff.core.schedules import VPLinear
+from minidiff.core.train import train
 
 
 def _cond_unet():

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import distributions as D
 
-from minidiff.toy import GaussianMixture, ring, two_modes
+from minidiff.worlds.toy import GaussianMixture, ring, two_modes
 
 
 def mixture(dtype=torch.float64) -> GaussianMixture:

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from minidiff.nets import TimeEmbedding
+from minidiff.core.nets import TimeEmbedding
 
 
 def test_embedding_matches_its_formula(device):

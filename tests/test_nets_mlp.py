@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 
-from minidiff.nets import MLP, TimeEmbedding
-from minidiff.params import Denoiser
-from minidiff.schedules import VE
+from minidiff.core.nets import MLP, TimeEmbedding
+from minidiff.core.params import Denoiser
+from minidiff.core.schedules import VE
 
 
 def by_hand(net: MLP, x, t):

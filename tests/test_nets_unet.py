@@ -4,9 +4,9 @@ weight trained, a tiny one overfits a batch, and the presets' sizes as the docst
 import pytest
 import torch
 
-import minidiff.nets.unet as unet_module
+import minidiff.core.nets.unet as unet_module
 from minidiff import train as training
-from minidiff.nets import UNet, count_parameters, unet_preset
+from minidiff.core.nets import UNet, count_parameters, unet_preset
 
 
 def _inputs(b, size, device, seed=0):
@@ -24,7 +24,7 @@ def test_output_has_the_input_shape(device, preset, size):
 
 
 def test_presets_have_the_documented_sizes():
-    # The numbers in minidiff/nets/unet.py's docstring table; change both together.
+    # The numbers in minidiff/core/nets/unet.py's docstring table; change both together.
     assert count_parameters(unet_preset("digits8")) == 322_817
     assert count_parameters(unet_preset("mnist28")) == 431_233
     assert count_parameters(unet_preset("mnist28_large")) == 1_095_969

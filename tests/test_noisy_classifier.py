@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from minidiff import pretrained
-from minidiff.data import DATA_DIR
-from minidiff.metrics import accuracy_over_t, gradient_agreement, load_classifier
-from minidiff.nets import NoisyDigitClassifier
-from minidiff.train import info
+from minidiff.worlds.data import DATA_DIR
+from minidiff.worlds.metrics import accuracy_over_t, gradient_agreement, load_classifier
+from minidiff.core.nets import NoisyDigitClassifier
+from minidiff.core.train import info
 
 
 def test_forward_shapes_and_times():
@@ -67,9 +67,9 @@ def test_clean_classifier_is_worse_on_noisy_digits():
 
 def test_classifier_guidance_over_the_shipped_ddpm_hits_the_requested_digit():
     from minidiff import pretrained, samplers
-    from minidiff.guidance import ClassifierGuided
-    from minidiff.metrics import classifier_accuracy
-    from minidiff.schedules import uniform_grid
+    from minidiff.core.guidance import ClassifierGuided
+    from minidiff.worlds.metrics import classifier_accuracy
+    from minidiff.core.schedules import uniform_grid
 
     model, clf = pretrained.load_ddpm("digits8"), load_classifier(8, noisy=True)
     y = torch.arange(10).repeat_interleave(5)  # (50,): five of each digit

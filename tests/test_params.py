@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from minidiff import params
-from minidiff.toy import GaussianMixture
+from minidiff.worlds.toy import GaussianMixture
 
 KINDS = params.PREDICTIONS
 

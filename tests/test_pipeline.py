@@ -19,10 +19,10 @@ from torch import nn
 import minidiff
 from minidiff import captions, exact, ink, inverse, latent, pretrained, samplers, sampling, schedules, text2image, train, widgets
 from minidiff import scenes as S
-from minidiff.nets.autoencoder import Autoencoder
-from minidiff.nets.text_unet import EncodedText, TextUNet
-from minidiff.params import Denoiser
-from minidiff.text import Tokenizer
+from minidiff.core.nets.autoencoder import Autoencoder
+from minidiff.core.nets.text_unet import EncodedText, TextUNet
+from minidiff.core.params import Denoiser
+from minidiff.core.text import Tokenizer
 
 TOK = Tokenizer(S.vocabulary())
 PROMPTS = ["a gold fish and a red can on the beach", "at night, a white star"]
@@ -74,7 +74,7 @@ def test_the_text_encoder_runs_twice_per_sample_call_whatever_the_steps(steps):
 
 def test_encoding_once_gives_the_numbers_of_encoding_at_every_step():
     # the old way, written out: ClassifierFree on ids, which the network reads again at every step
-    from minidiff.guidance import ClassifierFree
+    from minidiff.core.guidance import ClassifierFree
 
     pipe = tiny_pipeline()
     ids, noise = TOK(pipe.prompts(PROMPTS, 2)), pipe.noise(4, gen(3))
@@ -160,18 +160,18 @@ def _pipeline_steps():
 STARTS = {  # every generator function of the package -> a fresh generator from it
     **{f"{f.__module__}.{f.__qualname__}": (lambda f=f: f(MODEL, X, schedules.uniform_grid(3), schedule=SCHEDULE))
        for f in samplers.SAMPLERS.values()},
-    "minidiff.samplers.langevin": lambda: samplers.langevin(lambda x: -x, X, 0.1, 3),
-    "minidiff.samplers.annealed_langevin": lambda: samplers.annealed_langevin(
+    "minidiff.core.samplers.langevin": lambda: samplers.langevin(lambda x: -x, X, 0.1, 3),
+    "minidiff.core.samplers.annealed_langevin": lambda: samplers.annealed_langevin(
         Denoiser(Eps(), VE), X, torch.tensor([0.9, 0.5, 0.1]), VE, n_steps_each=2),
-    "minidiff.text2image.guided_steps": lambda: text2image.guided_steps(
+    "minidiff.worlds.text2image.guided_steps": lambda: text2image.guided_steps(
         tiny_model(), TOK(PROMPTS), torch.randn(2, 4, 6, 6), w=3.0, steps=3),
-    "minidiff.latent.TextToImage.denoise_steps": _pipeline_steps,  # returns guided_steps' generator
-    "minidiff.ink.random_walk": lambda: ink.random_walk(X, 1.0, 0.1, 3),
-    "minidiff.exact._time_groups": lambda: exact._time_groups(torch.tensor([0.2, 0.5]), X[:2], SCHEDULE),
-    "minidiff.train._batches": lambda: train._batches(X, 2, None),
-    **{f"minidiff.inverse.{name}": (lambda name=name: getattr(inverse, name)(
+    "minidiff.worlds.latent.TextToImage.denoise_steps": _pipeline_steps,  # returns guided_steps' generator
+    "minidiff.worlds.ink.random_walk": lambda: ink.random_walk(X, 1.0, 0.1, 3),
+    "minidiff.worlds.exact._time_groups": lambda: exact._time_groups(torch.tensor([0.2, 0.5]), X[:2], SCHEDULE),
+    "minidiff.core.train._batches": lambda: train._batches(X, 2, None),
+    **{f"minidiff.core.inverse.{name}": (lambda name=name: getattr(inverse, name)(
         MODEL, X, schedules.uniform_grid(3), inverse.masked(X, torch.tensor([1.0, 0.0])))) for name in ("replacement", "repaint", "dps")},
-    "minidiff.captions.phrasings": lambda: captions.phrasings(S.Scene("snow", (S.Thing("red", "can", "left"),))),
+    "minidiff.worlds.captions.phrasings": lambda: captions.phrasings(S.Scene("snow", (S.Thing("red", "can", "left"),))),
 }
 
 
@@ -296,9 +296,9 @@ def test_ctrl_c_stops_a_long_call_with_a_plain_keyboard_interrupt():
     script = textwrap.dedent("""
         import torch
         from minidiff import latent, scenes, schedules
-        from minidiff.nets.text_unet import TextUNet
-        from minidiff.params import Denoiser
-        from minidiff.text import Tokenizer
+        from minidiff.core.nets.text_unet import TextUNet
+        from minidiff.core.params import Denoiser
+        from minidiff.core.text import Tokenizer
         tok = Tokenizer(scenes.vocabulary())
         net = TextUNet(len(tok), channels=(8,), cross_levels=(0,), groups=4, heads=2,
                        encoder=dict(kind="bag", dim=8, max_len=20))

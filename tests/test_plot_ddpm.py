@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from minidiff import plot, toy
-from minidiff.exact import mixture_denoiser
-from minidiff.samplers import ddpm
-from minidiff.schedules import VPLinear, uniform_grid
+from minidiff.worlds.exact import mixture_denoiser
+from minidiff.core.samplers import ddpm
+from minidiff.core.schedules import VPLinear, uniform_grid
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ import torch
 from matplotlib.patches import FancyBboxPatch
 
 from minidiff import latent, plot, scenes
-from minidiff.nets.autoencoder import Autoencoder
-from minidiff.nets.text_unet import TextUNet
-from minidiff.params import Denoiser
-from minidiff.plot import CourseFigure
-from minidiff.schedules import VPLinear
-from minidiff.text import Tokenizer
+from minidiff.core.nets.autoencoder import Autoencoder
+from minidiff.core.nets.text_unet import TextUNet
+from minidiff.core.params import Denoiser
+from minidiff.course.plot import CourseFigure
+from minidiff.core.schedules import VPLinear
+from minidiff.core.text import Tokenizer
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from minidiff import plot, toy
-from minidiff.plot import points
+from minidiff.course.plot import points
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

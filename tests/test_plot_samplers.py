@@ -22,7 +22,7 @@ def test_figures_draw():
 def test_every_sampler_has_a_colour_of_its_own():
     # a sampler without one took matplotlib's next colour, which was DDPM's blue (DPM-Solver++ did)
     from minidiff import samplers
-    from minidiff.plot.samplers import COLOURS
+    from minidiff.course.plot.samplers import COLOURS
 
     assert set(COLOURS) == set(samplers.SAMPLERS)
     assert COLOURS["euler"] == COLOURS["ddim"]  # one sampler, two names

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from minidiff import data, metrics, plot, toy
-from minidiff.plot import schedules as ps
-from minidiff.schedules import DiscreteDDPM, VPCosine, VPLinear, linear_betas
+from minidiff.course.plot import schedules as ps
+from minidiff.core.schedules import DiscreteDDPM, VPCosine, VPLinear, linear_betas
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

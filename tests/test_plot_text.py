@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from minidiff import plot, scenes
-from minidiff.plot import CourseFigure
+from minidiff.course.plot import CourseFigure
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from minidiff import plot, toy
-from minidiff.exact import mixture_denoiser
-from minidiff.losses import score_error
-from minidiff.params import Denoiser
-from minidiff.schedules import VE
+from minidiff.worlds.exact import mixture_denoiser
+from minidiff.core.losses import score_error
+from minidiff.core.params import Denoiser
+from minidiff.core.schedules import VE
 
 RING = toy.ring()
 SHIFT = torch.tensor([0.3, -0.4])  # |SHIFT| = 0.5

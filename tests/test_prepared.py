@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from minidiff import exact, guidance, params, samplers, schedules, toy
-from minidiff.samplers import SAMPLERS, run
+from minidiff.core.samplers import SAMPLERS, run
 
 
 def gen(seed: int) -> torch.Generator:

@@ -32,12 +32,20 @@ def test_the_homework_script_runs_and_prints_a_distance_in_floor_units(tmp_path)
 
 
 def test_the_module_map_names_every_module_and_only_real_ones():
-    table = _section("minidiff in your own script").split("| module |", 1)[1]
-    named = set()
+    # one row per module, under the folder it lives in (the folder is said on the first row of each)
+    table = _section("minidiff in your own script").split("| folder | module |", 1)[1]
+    named, folder = {}, "runtime"
     for row in table.splitlines()[2:]:
-        if row.startswith("|"):
-            named |= set(re.findall(r"`(\w+)`", row.split("|")[1]))
+        if not row.startswith("|"):
+            break
+        cells = row.split("|")
+        folder = re.search(r"`(\w+)/`", cells[1]).group(1) if cells[1].strip() else folder
+        named.update({m: folder for m in re.findall(r"`(\w+)`", cells[2])})
     package = pathlib.Path(minidiff.__file__).parent
-    modules = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
-    modules |= {p.name for p in package.iterdir() if (p / "__init__.py").exists()}
-    assert named == modules, f"missing from the README: {modules - named}; not modules: {named - modules}"
+    modules = {p.stem: "runtime" for p in package.glob("*.py") if p.stem != "__init__"}
+    for sub in ("core", "worlds", "course"):
+        modules |= {p.stem: sub for p in (package / sub).glob("*.py") if p.stem != "__init__"}
+        modules |= {p.name: sub for p in (package / sub).iterdir() if (p / "__init__.py").exists()}
+    assert named == modules, f"missing from the README: {modules.keys() - named.keys()}; not modules: " \
+                             f"{named.keys() - modules.keys()}; in another folder: " \
+                             f"{[m for m in named.keys() & modules.keys() if named[m] != modules[m]]}"

@@ -1,4 +1,4 @@
-"""minidiff.registry: one row per shipped file, and the readers that go through it (pretrained, the
+"""minidiff.worlds.registry: one row per shipped file, and the readers that go through it (pretrained, the
 training scripts, the bench report, the table at the top of data/CHECKPOINTS.md)."""
 
 import importlib.util
@@ -34,7 +34,7 @@ def test_every_file_in_data_has_a_row_and_only_unshipped_rows_lack_a_file():
     found = {p.name for p in registry.DATA_DIR.glob("*.pt")} | {"halves8/"}
     assert found == {e.file for e in SHIPPED}
     for e in registry.TABLE.values():
-        assert registry.path(e.name).exists() == e.shipped, f"{e.name}: flip `shipped` in minidiff/registry.py"
+        assert registry.path(e.name).exists() == e.shipped, f"{e.name}: flip `shipped` in minidiff/worlds/registry.py"
     assert not registry.TABLE["scenes_grammar"].shipped  # its recipe exists; its file does not yet
     # the folder holds exactly the networks its recipe names, and nothing else
     r = registry.entry("halves8").recipe

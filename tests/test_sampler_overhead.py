@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from minidiff import params, samplers, schedules
-from minidiff.samplers import SAMPLERS, run
+from minidiff.core.samplers import SAMPLERS, run
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("sampler_overhead", ROOT / "benchmarks" / "sampler_overhead.py")

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from minidiff import exact, params, samplers, schedules, toy
-from minidiff.samplers import SAMPLERS, run
+from minidiff.core.samplers import SAMPLERS, run
 
 
 def gen(seed: int) -> torch.Generator:
@@ -31,7 +31,7 @@ class LastCall:
 
 def test_every_sampler_has_the_one_signature():
     for name, fn in SAMPLERS.items():
-        assert fn.__module__ == "minidiff.samplers" and fn.__name__ == name  # no lambdas, no adapters
+        assert fn.__module__ == "minidiff.core.samplers" and fn.__name__ == name  # no lambdas, no adapters
         names = list(inspect.signature(fn).parameters)
         assert names[:4] == ["model", "x", "ts", "schedule"] and names[-1] == "generator", (name, names)
 

@@ -10,11 +10,11 @@ import torch
 from torch import nn
 
 from minidiff import samplers
-from minidiff.exact import mixture_denoiser
-from minidiff.nets import MLP
-from minidiff.params import Denoiser
-from minidiff.schedules import VE, VPLinear
-from minidiff.toy import GaussianMixture, two_modes
+from minidiff.worlds.exact import mixture_denoiser
+from minidiff.core.nets import MLP
+from minidiff.core.params import Denoiser
+from minidiff.core.schedules import VE, VPLinear
+from minidiff.worlds.toy import GaussianMixture, two_modes
 
 
 def gen(seed: int) -> torch.Generator:

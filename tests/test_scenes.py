@@ -9,7 +9,7 @@ import torch
 
 from minidiff import pretrained
 from minidiff import scenes as S
-from minidiff.metrics.scenes import adheres
+from minidiff.worlds.metrics.scenes import adheres
 
 N_SPLIT = 2000  # scenes per split check
 READER_SEED = 2024  # not the reader's training (100) or test (7) seed; fixed before measuring

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from minidiff.schedules import (VE, DiscreteDDPM, Schedule, VPCosine, VPLinear, cosine_betas,
+from minidiff.core.schedules import (VE, DiscreteDDPM, Schedule, VPCosine, VPLinear, cosine_betas,
                                 discrete_betas, from_config, karras_grid, linear_betas, uniform_grid)
 
 

@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from minidiff import seed_all, toy
-from minidiff.losses import dsm_loss, score_error
-from minidiff.metrics import in_floor_units
-from minidiff.nets import MLP
-from minidiff.params import Denoiser
-from minidiff.samplers import annealed_langevin, run
-from minidiff.schedules import VE
-from minidiff.train import train
+from minidiff.core.losses import dsm_loss, score_error
+from minidiff.worlds.metrics import in_floor_units
+from minidiff.core.nets import MLP
+from minidiff.core.params import Denoiser
+from minidiff.core.samplers import annealed_langevin, run
+from minidiff.core.schedules import VE
+from minidiff.core.train import train
 
 SIGMA_MIN, SIGMA_MAX, LEVELS = 0.02, 4.0, 20
 

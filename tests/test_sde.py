@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from minidiff import exact, nfe, samplers, schedules, sde, toy
-from minidiff.samplers import run
+from minidiff.core.samplers import run
 
 
 def test_sde_coefficients_match_closed_forms():

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from minidiff import scenes as S
-from minidiff.nets.text_unet import CrossAttention, EncodedText, TextUNet
-from minidiff.text import PAD, Tokenizer
+from minidiff.core.nets.text_unet import CrossAttention, EncodedText, TextUNet
+from minidiff.core.text import PAD, Tokenizer
 
 TOK = Tokenizer(S.vocabulary())
 ENCODER = dict(kind="transformer", dim=16, heads=2, layers=1, max_len=20)

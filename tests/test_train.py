@@ -6,11 +6,11 @@ import torch
 from torch import nn
 
 from minidiff import seed_all
-from minidiff.losses import dsm_loss
-from minidiff.nets import MLP, DigitClassifier
-from minidiff.params import Denoiser
-from minidiff.schedules import VE, VPCosine
-from minidiff.train import EMA, History, info, load, save, train, trained_on
+from minidiff.core.losses import dsm_loss
+from minidiff.core.nets import MLP, DigitClassifier
+from minidiff.core.params import Denoiser
+from minidiff.core.schedules import VE, VPCosine
+from minidiff.core.train import EMA, History, info, load, save, train, trained_on
 
 
 def regression(net, batch):
@@ -189,7 +189,7 @@ def test_save_then_load_gives_identical_outputs(tmp_path):
 
 
 def test_a_denoiser_saves_its_spec_and_loads_whole(tmp_path):
-    from minidiff.pretrained import load_denoiser
+    from minidiff.worlds.pretrained import load_denoiser
 
     torch.manual_seed(0)
     model = Denoiser(MLP(hidden=16, depth=2), VPCosine(s=0.02), target="v", clip=2.0, sample_shape=(2,))
@@ -211,7 +211,7 @@ def test_a_denoiser_saves_its_spec_and_loads_whole(tmp_path):
 
 
 def test_load_network_rebuilds_registered_classes_and_names_the_others(tmp_path):
-    from minidiff.pretrained import load_network
+    from minidiff.worlds.pretrained import load_network
 
     class Tiny(nn.Linear):
         def __init__(self):

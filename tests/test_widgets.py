@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from minidiff import data, exact, ink, params, plot, schedules, toy, widgets
-from minidiff.exact import mixture_denoiser
-from minidiff.losses import score_error
-from minidiff.samplers import ddpm
-from minidiff.schedules import DiscreteDDPM, cosine_betas, linear_betas
+from minidiff.worlds.exact import mixture_denoiser
+from minidiff.core.losses import score_error
+from minidiff.core.samplers import ddpm
+from minidiff.core.schedules import DiscreteDDPM, cosine_betas, linear_betas
 
 PNG = b"\x89PNG\r\n\x1a\n"
 RING = toy.ring()

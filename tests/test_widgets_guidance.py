@@ -4,7 +4,7 @@ a setting seen before is served from the cache."""
 import torch
 
 from minidiff import params, schedules, toy, widgets
-from minidiff.nets import UNet
+from minidiff.core.nets import UNet
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from minidiff import params, pretrained, scenes, schedules, text2image, widgets
-from minidiff.nets import TextUNet
-from minidiff.text import Tokenizer
+from minidiff.core.nets import TextUNet
+from minidiff.core.text import Tokenizer
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -97,7 +97,7 @@ def test_a_setting_seen_before_comes_from_the_cache(parts, monkeypatch):
 
 def test_with_a_decoder_the_samples_are_decoded_latents():
     """Lesson 11 uses the same text box on a latent model: the images are the decoder's, not the latents."""
-    from minidiff.nets import Autoencoder
+    from minidiff.core.nets import Autoencoder
 
     tok = Tokenizer(scenes.vocabulary())
     torch.manual_seed(0)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from minidiff import exact, metrics, params, samplers, schedules, toy
-from minidiff.samplers import run
+from minidiff.core.samplers import run
 
 BASES = [schedules.VPLinear(), schedules.VPCosine(), schedules.DiscreteDDPM(schedules.linear_betas(1000))]
 T = torch.linspace(0, 1, 201, dtype=torch.float64)
@@ -300,7 +300,7 @@ class ClassMeans(torch.nn.Module):
 
 
 def test_classifier_free_guidance_starts_at_t_1_by_combining_the_x0_predictions():
-    from minidiff.guidance import ClassifierFree, ClassifierGuided
+    from minidiff.core.guidance import ClassifierFree, ClassifierGuided
 
     z = schedules.ZeroTerminalSNR()
     model = params.Denoiser(ClassMeans(), z, target="x0")

@@ -1,6 +1,6 @@
 """Homework 1: a noise schedule of your own, measured against the cosine one.
 
-Lesson 03 met three schedules: VPLinear, VPCosine and VE (minidiff/schedules.py). Write a fourth as a
+Lesson 03 met three schedules: VPLinear, VPCosine and VE (minidiff/core/schedules.py). Write a fourth as a
 subclass of `schedules.Schedule`. The base class needs alpha(t) and sigma(t) for a tensor t in [0, 1]
 (it checks t and turns numbers into tensors before your method sees them); everything else (alpha_bar,
 snr, log_snr, the derivatives, t_from_log_snr) follows from those two, and you may override any of

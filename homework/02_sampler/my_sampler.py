@@ -3,7 +3,7 @@
 Lesson 08 met DDIM (Euler's method, first order: halve the step and the error halves) and Heun's
 method (second order: halve the step and the error falls four times, for two network calls a step).
 Write another second-order solver of the probability-flow ODE as a sampler with minidiff's signature
-and contract (the docstring of minidiff/samplers.py), so that everything that runs a minidiff sampler
+and contract (the docstring of minidiff/core/samplers.py), so that everything that runs a minidiff sampler
 can run yours:
 
     make homework ASSIGNMENT=02_sampler
@@ -26,7 +26,7 @@ from typing import Iterator
 import torch
 
 from minidiff import samplers
-from minidiff.schedules import Schedule
+from minidiff.core.schedules import Schedule
 
 
 @torch.no_grad()

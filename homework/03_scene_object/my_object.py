@@ -1,6 +1,6 @@
 """Homework 3: a seventh object for the captioned scenes of lesson 10.
 
-The scene world (minidiff/scenes.py) knows six objects: fish, can, ball, star, boat, tree. Each is
+The scene world (minidiff/worlds/scenes.py) knows six objects: fish, can, ball, star, boat, tree. Each is
 a word in the captions and a small piece of pixel art (scenes.SPRITES) painted in a colour, with a
 one-pixel outline, at one of four places of a 24 x 24 image. Add a seventh from outside minidiff: a
 word, a sprite, and the three functions that know about objects, render, caption and parse, written

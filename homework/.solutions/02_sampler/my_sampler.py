@@ -7,7 +7,7 @@ from typing import Iterator
 import torch
 
 from minidiff import samplers
-from minidiff.schedules import Schedule
+from minidiff.core.schedules import Schedule
 
 
 @torch.no_grad()
