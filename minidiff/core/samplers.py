@@ -224,7 +224,7 @@ def predictor_corrector(model, x: torch.Tensor, ts, schedule: Schedule | None = 
             # sqrt(2 h) = 2 snr sigma |z| / |eps| (0-d, on x's device: no .item() per step)
             pred, z = model(x, i + 1), draw(x)
             root = two_snr_sigma[i + 1] * (_mean_norm(z) / _mean_norm(pred.eps))  # sqrt(2 h)
-            x = x - root * root * half_inv_sigma[i + 1] * pred.eps + root * z  # x + h score + sqrt(2 h) z
+            x = x + root * (z - root * half_inv_sigma[i + 1] * pred.eps)  # x + h score + sqrt(2 h) z
         yield Step(t[i + 1], x, pred.x0)
 
 
