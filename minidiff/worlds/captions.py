@@ -98,11 +98,6 @@ def _things_phrases(things: tuple) -> list[tuple[str, ...]]:
     return out + [(a, pa, "and", b, pb) for pa in POSITION_PHRASES[a.position] for pb in POSITION_PHRASES[b.position]]
 
 
-def _allowed(phrase: str, phrasing: str) -> bool:
-    held = phrase in HELD_OUT_PHRASES
-    return phrasing == "all" or held == (phrasing == "held_out")
-
-
 def _uses_held_out(text: str) -> bool:
     return any(re.search(rf"\b{p}\b", text) for p in HELD_OUT_PHRASES)
 

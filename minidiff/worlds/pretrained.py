@@ -141,11 +141,6 @@ def text_info(name: str) -> dict:
     return info(text_path(name))
 
 
-def snapshots_path(name: str) -> Path:
-    """Where the half-precision EMA weights kept during the training of `name` are (its recipe's `snapshots`)."""
-    return snapshots_file(text_path(name))
-
-
 def snapshots_file(path) -> Path:
     """The snapshot bundle beside a text-to-image checkpoint: data/text2image.pt -> data/text2image_steps.pt."""
     path = Path(path)
