@@ -54,6 +54,26 @@ def test_classifier_free_is_one_batched_call_and_equals_the_two_call_formula():
     assert torch.allclose(pred.x0, params.eps_to_x0(pred.eps, x, SCHEDULE.alpha(t), SCHEDULE.sigma(t)), atol=1e-6)
 
 
+@pytest.mark.parametrize("w, label", [(1.0, 1), (0.0, 3)])  # 3: the null label
+def test_at_w_1_and_w_0_one_condition_alone_on_a_batch_of_b(w, label):
+    # eps_null + w (eps_cond - eps_null) is eps_cond at w = 1 and eps_null at w = 0: the other half of
+    # the batch would be work thrown away, in forward and in every sampler's prepared loop alike
+    net = LabelNet()
+    model = params.Denoiser(net, SCHEDULE, clip=1.0)
+    x, t = torch.randn(5, 2, generator=torch.Generator().manual_seed(1)) * 2, torch.full((5,), 0.6)
+    alone = model(x, t, torch.full((5,), label))
+    net.batches.clear()
+    pred = guidance.ClassifierFree(model, 1, w)(x, t)
+    assert net.batches == [5] and torch.equal(pred.eps, alone.eps) and torch.equal(pred.x0, alone.x0)
+    ts = torch.linspace(0.9, 0.0, 6)
+    net.batches.clear()
+    out = samplers.run(samplers.ddim(guidance.ClassifierFree(model, 1, w), x, ts))
+    assert net.batches == [5] * 5
+    # the same as the two-call formula, up to rounding (the batched path at a w just off 1 or 0)
+    near = samplers.run(samplers.ddim(guidance.ClassifierFree(model, 1, w + 1e-9), x, ts))
+    assert torch.allclose(out, near, atol=1e-5) and not torch.equal(out, x)
+
+
 @pytest.mark.parametrize("name", sorted(samplers.SAMPLERS))
 def test_every_sampler_takes_a_guided_model_with_one_network_call_per_model_call(name):
     net = LabelNet()

@@ -155,8 +155,9 @@ class ClassifierFree(nn.Module):
     then w does not matter). For a caption model (a net with `null_cond`, nets.TextUNet) cond is word
     ids, one caption (L,) or one per sample (B, L), or those captions read once by net.encode (an
     nets.EncodedText, so no step runs the text encoder), and the null half gets the empty caption.
-    Each call is ONE network call on a batch of 2B: the conditional half and the null half together. The combination is made on the raw eps; the model's clip, if any, is then
-    applied once to the guided x0. Ho & Salimans' w' is ho_salimans_w(w); diffusers' guidance_scale is w.
+    Each call is ONE network call on a batch of 2B: the conditional half and the null half together. The
+    combination is made on the raw eps; the model's clip, if any, is then applied once to the guided x0.
+    At w = 1 the formula is eps(x, t, cond) and at w = 0 it is eps(x, t, null): one call on B, half the work. Ho & Salimans' w' is ho_salimans_w(w); diffusers' guidance_scale is w.
     """
 
     def __init__(self, model: Denoiser, cond, w: float, negative: EncodedText | None = None):
@@ -234,8 +235,8 @@ class ClassifierFree(nn.Module):
             raise _called_like_a_network("ClassifierFree", t, extra, kwargs)
         t = _time(t, x)  # (B,)
         null = self._null(x)
-        if self.cond is None:  # unconditional: the null condition alone, one call of B
-            return self.model(x, t, null)
+        if self.cond is None or self.w in (0, 1):  # one condition alone, one call of B
+            return self.model(x, t, self._cond(x) if self.cond is not None and self.w == 1 else null)
         # One batched call: rows 0..B-1 conditional, rows B..2B-1 with the null label or caption.
         pred = self.raw(torch.cat([x, x]), torch.cat([t, t]), self._both(x, null))  # (2B, ...)
         alpha, sigma = self.schedule.alpha(t), self.schedule.sigma(t)
@@ -245,8 +246,8 @@ class ClassifierFree(nn.Module):
         """This guidance on one grid of times for batches like x (params.prepare): the conditions built
         and the network prepared once, for its batch of 2B; then prepared(x, i) is forward at ts[i]."""
         null = self._null(x)
-        if self.cond is None:  # unconditional: the null condition alone
-            return self.model.prepare(ts, x, null)
+        if self.cond is None or self.w in (0, 1):  # one condition alone (see forward)
+            return self.model.prepare(ts, x, self._cond(x) if self.cond is not None and self.w == 1 else null)
         raw = self.raw.prepare(ts, torch.cat([x, x]), self._both(x, null))
         alpha, sigma, at_zero = raw.grid.alpha, raw.grid.sigma, (raw.grid.alpha64 == 0).tolist()
         return lambda x, i: self._combine(raw(torch.cat([x, x]), i), x, alpha[i], sigma[i], at_zero[i])
