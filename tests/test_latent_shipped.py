@@ -117,17 +117,30 @@ def test_zero_shot_binding_needs_the_colour_swapped_twins():
     assert with_twins >= 0.95 and without <= 0.75, (with_twins, without)
 
 
-def test_the_wording_targets_of_issue_26(pipe, reader):
+@pytest.fixture(scope="module")
+def wording(pipe, reader):
     # The wording table as scripts/train_latent.py --evaluate measures it (64 samples a row, w = 3, 20 DDIM
-    # steps, seed 1), counts recorded in data/CHECKPOINTS.md: seen 62, held-out phrasing 23, held-out
-    # combination in held-out phrasing 42, the goldfish wordings 53 / 63 / 64 / 62 / 61, colour swaps 58.
+    # steps, seed 1), counts recorded in data/CHECKPOINTS.md: seen 62, held-out phrasing 64, held-out
+    # combination in held-out phrasing 61, the goldfish wordings 1 / 64 / 64 / 64 / 64, colour swaps 60.
     table = text2image.wording_table(pipe.denoiser, pipe.tokenizer, reader, n=64, w=3.0, steps=20,
                                      generator=torch.Generator().manual_seed(1), decoder=pipe.decoder)
-    share = {row: k / n for row, (k, n) in table.items()}
-    assert share["seen"] >= 0.95, table  # the target: seen phrasings at least 95%
-    goldfish = [row for row in table if row.startswith("goldfish: ")]
-    assert len(goldfish) == 5 and all(share[row] >= 0.80 for row in goldfish), table  # each wording 80%
-    assert share["colour swaps, both orders"] >= 0.90, table  # binding across word order, 90%
-    # Not met: held-out phrasings were to reach 85%. They reach 36% ('on top of' is the one the encoder does
-    # not read; see lesson 11); this bound only keeps what there is from getting worse unnoticed.
-    assert share["held_out_phrasing"] >= 22 / 64 and share["held_out_both"] >= 40 / 64, table
+    return {row: k / n for row, (k, n) in table.items()}
+
+
+MISSED = "goldfish: a goldfish next to a can of cola at the beach"
+
+
+def test_the_wording_targets_of_issue_26(wording):
+    assert wording["seen"] >= 0.95, wording  # seen phrasings at least 95%
+    assert wording["held_out_phrasing"] >= 0.85, wording  # held-out phrasings (never in training) at least 85%
+    goldfish = [row for row in wording if row.startswith("goldfish: ")]
+    assert len(goldfish) == 5 and MISSED in goldfish
+    assert all(wording[row] >= 0.80 for row in goldfish if row != MISSED), wording  # each wording 80%
+    assert wording["colour swaps, both orders"] >= 0.90, wording  # binding across word order, 90%
+
+
+@pytest.mark.xfail(strict=True, reason="not met: the can comes out gold (1 of 64); data/CHECKPOINTS.md, lesson 11")
+def test_the_goldfish_wording_with_can_of_cola_said_last_reaches_80_percent(wording):
+    # The issue's own wording of the held-out combination. strict: when a retrained model meets it, this
+    # test fails as 'passed unexpectedly', and the target moves into the test above.
+    assert wording[MISSED] >= 0.80, wording
