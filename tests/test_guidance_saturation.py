@@ -81,10 +81,11 @@ def test_fixed_guidance_without_fixes_is_classifier_free(clip):
                           guidance.ClassifierFreeFixed(model, 1, 5.0)(x, t).eps, atol=1e-5)
 
 
-def test_fixed_guidance_applies_the_fixes_to_the_guided_x0():
+@pytest.mark.parametrize("w", [6.0, 1.0, 0.0])  # at 1 and 0 too, where plain guidance needs one half only
+def test_fixed_guidance_applies_the_fixes_to_the_guided_x0(w):
     gm, labels = toy.labelled_mixture()
     cond_model = exact.conditional_mixture_denoiser(gm, labels, SCHEDULE)
-    x, t, w = torch.randn(32, 2, generator=torch.Generator().manual_seed(1)) * 2, torch.full((32,), 0.5), 6.0
+    x, t = torch.randn(32, 2, generator=torch.Generator().manual_seed(1)) * 2, torch.full((32,), 0.5)
     plain = guidance.ClassifierFree(cond_model, 0, w)(x, t)  # no clip on the exact model: the raw guided x0
     x0_cond = cond_model(x, t, torch.zeros(32, dtype=torch.long)).x0
     out = guidance.ClassifierFreeFixed(cond_model, 0, w, rescale=0.7, threshold=0.9)(x, t)

@@ -157,7 +157,8 @@ class ClassifierFree(nn.Module):
     nets.EncodedText, so no step runs the text encoder), and the null half gets the empty caption.
     Each call is ONE network call on a batch of 2B: the conditional half and the null half together. The
     combination is made on the raw eps; the model's clip, if any, is then applied once to the guided x0.
-    At w = 1 the formula is eps(x, t, cond) and at w = 0 it is eps(x, t, null): one call on B, half the work. Ho & Salimans' w' is ho_salimans_w(w); diffusers' guidance_scale is w.
+    At w = 1 the formula is eps(x, t, cond) and at w = 0 it is eps(x, t, null): then one call on B, half
+    the work. Ho & Salimans' w' is ho_salimans_w(w); diffusers' guidance_scale is w.
     """
 
     def __init__(self, model: Denoiser, cond, w: float, negative: EncodedText | None = None):
@@ -234,9 +235,10 @@ class ClassifierFree(nn.Module):
         if t is None or extra or kwargs:  # one test per call: this runs at every sampler step
             raise _called_like_a_network("ClassifierFree", t, extra, kwargs)
         t = _time(t, x)  # (B,)
+        alone = self._alone(x)
+        if alone is not None:  # one call of B
+            return self.model(x, t, alone)
         null = self._null(x)
-        if self.cond is None or self.w in (0, 1):  # one condition alone, one call of B
-            return self.model(x, t, self._cond(x) if self.cond is not None and self.w == 1 else null)
         # One batched call: rows 0..B-1 conditional, rows B..2B-1 with the null label or caption.
         pred = self.raw(torch.cat([x, x]), torch.cat([t, t]), self._both(x, null))  # (2B, ...)
         alpha, sigma = self.schedule.alpha(t), self.schedule.sigma(t)
@@ -245,12 +247,19 @@ class ClassifierFree(nn.Module):
     def prepare(self, ts, x: torch.Tensor):
         """This guidance on one grid of times for batches like x (params.prepare): the conditions built
         and the network prepared once, for its batch of 2B; then prepared(x, i) is forward at ts[i]."""
-        null = self._null(x)
-        if self.cond is None or self.w in (0, 1):  # one condition alone (see forward)
-            return self.model.prepare(ts, x, self._cond(x) if self.cond is not None and self.w == 1 else null)
-        raw = self.raw.prepare(ts, torch.cat([x, x]), self._both(x, null))
+        alone = self._alone(x)
+        if alone is not None:
+            return self.model.prepare(ts, x, alone)
+        raw = self.raw.prepare(ts, torch.cat([x, x]), self._both(x, self._null(x)))
         alpha, sigma, at_zero = raw.grid.alpha, raw.grid.sigma, (raw.grid.alpha64 == 0).tolist()
         return lambda x, i: self._combine(raw(torch.cat([x, x]), i), x, alpha[i], sigma[i], at_zero[i])
+
+    def _alone(self, x: torch.Tensor):
+        """The one condition the formula keeps, or None when it needs both halves: the prompt at w = 1,
+        the null condition without a prompt or at w = 0."""
+        if self.cond is not None and self.w == 1:
+            return self._cond(x)
+        return self._null(x) if self.cond is None or self.w == 0 else None
 
     def _both(self, x: torch.Tensor, null):
         """The conditions of one batched call: the condition for rows 0..B-1, the null one for B..2B-1."""
@@ -431,6 +440,11 @@ class ClassifierFreeFixed(ClassifierFree):
         if threshold is not None and not 0 < threshold <= 1:
             raise ValueError(f"ClassifierFreeFixed: threshold must be a quantile in (0, 1] or None, got {threshold}")
         self.rescale, self.threshold = rescale, threshold
+
+    def _alone(self, x: torch.Tensor):
+        # the fixes read both halves (rescale: the conditional one's spread) and change x0 even where the
+        # plain formula keeps one half, so with a prompt every w takes the batched path
+        return super()._alone(x) if self.cond is None else None
 
     def _combine(self, pred: Prediction, x: torch.Tensor, alpha, sigma, at_zero: bool) -> Prediction:
         x0_cond, x0_uncond = pred.x0.chunk(2)  # the raw network's x0, unclipped
