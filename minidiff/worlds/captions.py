@@ -64,7 +64,8 @@ COLOUR_WORDS = {"gold": ("gold", "golden"), "red": ("red",), "blue": ("blue",), 
                 "white": ("white",), "black": ("black",)}
 OBJECT_WORDS = {"fish": ("fish",), "can": ("can", "tin"), "ball": ("ball",), "star": ("star",),
                 "boat": ("boat", "ship", "sailboat"), "tree": ("tree",)}
-COMPOUNDS = {"goldfish": ("gold", "fish"), "cola can": ("red", "can"), "can of cola": ("red", "can")}
+COMPOUNDS = {"goldfish": ("gold", "fish"), "cola can": ("red", "can"), "tin of cola": ("red", "can"),
+             "can of cola": ("red", "can")}  # 'tin of cola' teaches a colour said after its object
 PLACES = {"beach": ("on the beach", "at the beach", "on the sand", "by the sea", "on a beach"),
           "grass": ("on the grass", "in the park", "at the park", "on the lawn"),
           "night": ("at night", "in the dark", "by night"),
