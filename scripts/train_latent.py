@@ -4,6 +4,7 @@
     python scripts/train_latent.py clip --steps 3817 --threads 1           # -> runs/clip.pt
     python scripts/train_latent.py clip_plain --steps 7101 --threads 1     # without the swapped twins
     python scripts/train_latent.py latent --steps 24750 --threads 1        # -> runs/latent_text2image.pt
+    python scripts/train_latent.py latent --resume --steps 6000 --threads 1   # the shipped file's second leg
     python scripts/train_latent.py NAME --evaluate                         # measure the file as it is
     python scripts/train_latent.py latent --resume --minutes 30            # go on (autoencoder, latent)
     python scripts/train_latent.py autoencoder --minutes 20 --force        # -> data/autoencoder.pt, the shipped file

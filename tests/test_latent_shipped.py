@@ -98,15 +98,24 @@ def _adherence(pipe, reader, prompts, per_prompt, seed=0):
 
 
 def test_latent_adherence_is_at_least_the_pixel_model_s(pipe, reader):
-    # Measured at these settings (w = 3, 20 DDIM steps, seed 0, prompt_set seed 9): 28 / 32 seen, 31 / 32
-    # held out, 32 / 32 goldfish (seed 1: 27, 32, 32). The pixel model of lesson 10 at the same settings
-    # (tests/test_text2image_shipped.py): 24 / 32 seen, 20 / 32 held out. Issue 13: within 5 points of the
-    # pixel model or better; the bounds below keep one sample of slack for arithmetic on another CPU.
+    # Issue 13: within 5 points of lesson 10's pixel model or better. The pixel model at these settings
+    # (w = 3, 20 DDIM steps, seed 0, prompt_set seed 9; tests/test_text2image_shipped.py): 24 / 32 seen,
+    # 20 / 32 held out. This file: 28 / 32 seen, 29 / 32 held out, 32 / 32 goldfish.
     seen = _adherence(pipe, reader, S.prompt_set("train", 8, seed=9), 4)
     held = _adherence(pipe, reader, S.prompt_set("held_out", 8, seed=9), 4)
     goldfish = _adherence(pipe, reader, [S.GOLDFISH_PROMPT], 32)
+    assert seen >= 24 / 32 and held >= 20 / 32 and goldfish >= 0.9, (seen, held, goldfish)
+
+
+@pytest.mark.xfail(strict=True, reason="the retrain that taught 'tin of cola' lost about 5 points on the plainest "
+                   "wording: 115 / 128 seen, 116 / 128 held out (the file before: 121, 123); data/CHECKPOINTS.md")
+def test_latent_adherence_holds_the_previous_file_s_counts(pipe, reader):
+    # The previous file's counts at seed 0 less one sample (27, 30, 31 of 32), over seeds 0 to 3 (128 a
+    # suite): what the plain templates' prompts kept before the grammar gained "a tin of cola".
+    seen, held, goldfish = (sum(_adherence(pipe, reader, prompts, k, seed) for seed in range(4)) / 4
+                            for prompts, k in ((S.prompt_set("train", 8, seed=9), 4),
+                                               (S.prompt_set("held_out", 8, seed=9), 4), ([S.GOLDFISH_PROMPT], 32)))
     assert seen * 32 >= 27 and held * 32 >= 30 and goldfish * 32 >= 31, (seen, held, goldfish)
-    assert seen >= 24 / 32 and held >= 20 / 32  # the pixel model's counts, not lowered by the slack
 
 
 def test_zero_shot_binding_needs_the_colour_swapped_twins():
@@ -120,27 +129,19 @@ def test_zero_shot_binding_needs_the_colour_swapped_twins():
 @pytest.fixture(scope="module")
 def wording(pipe, reader):
     # The wording table as scripts/train_latent.py --evaluate measures it (64 samples a row, w = 3, 20 DDIM
-    # steps, seed 1), counts recorded in data/CHECKPOINTS.md: seen 62, held-out phrasing 64, held-out
-    # combination in held-out phrasing 61, the goldfish wordings 1 / 64 / 64 / 64 / 64, colour swaps 60.
-    table = text2image.wording_table(pipe.denoiser, pipe.tokenizer, reader, n=64, w=3.0, steps=20,
-                                     generator=torch.Generator().manual_seed(1), decoder=pipe.decoder)
-    return {row: k / n for row, (k, n) in table.items()}
-
-
-MISSED = "goldfish: a goldfish next to a can of cola at the beach"
+    # steps), on seeds 1 to 4 pooled: 256 samples a row (one table's 64 samples give a 95% interval about
+    # 10 points wide, 256 about 5). Measured: seen 250, held-out phrasing 253, held-out combination 253,
+    # the goldfish wordings 243 / 254 / 253 / 249 / 255, colour swaps 234 (data/CHECKPOINTS.md).
+    tables = [text2image.wording_table(pipe.denoiser, pipe.tokenizer, reader, n=64, w=3.0, steps=20,
+                                       generator=torch.Generator().manual_seed(seed), decoder=pipe.decoder)
+              for seed in range(1, 5)]
+    return {row: sum(t[row][0] for t in tables) / sum(t[row][1] for t in tables) for row in tables[0]}
 
 
 def test_the_wording_targets_of_issue_26(wording):
     assert wording["seen"] >= 0.95, wording  # seen phrasings at least 95%
     assert wording["held_out_phrasing"] >= 0.85, wording  # held-out phrasings (never in training) at least 85%
     goldfish = [row for row in wording if row.startswith("goldfish: ")]
-    assert len(goldfish) == 5 and MISSED in goldfish
-    assert all(wording[row] >= 0.80 for row in goldfish if row != MISSED), wording  # each wording 80%
+    assert len(goldfish) == 5 and "goldfish: a goldfish next to a can of cola at the beach" in goldfish
+    assert all(wording[row] >= 0.80 for row in goldfish), wording  # each wording 80%, the issue's own included
     assert wording["colour swaps, both orders"] >= 0.90, wording  # binding across word order, 90%
-
-
-@pytest.mark.xfail(strict=True, reason="not met: the can comes out gold (1 of 64); data/CHECKPOINTS.md, lesson 11")
-def test_the_goldfish_wording_with_can_of_cola_said_last_reaches_80_percent(wording):
-    # The issue's own wording of the held-out combination. strict: when a retrained model meets it, this
-    # test fails as 'passed unexpectedly', and the target moves into the test above.
-    assert wording[MISSED] >= 0.80, wording

@@ -183,7 +183,8 @@ TABLE = {e.name: e for e in [
          "pretrained.load_clip()"),
     _row("clip_plain", "contrastive", LATENT_RECIPES["clip_plain"],
          f"{_LAT} clip_plain --steps 7101 --threads 1 --force", "pretrained.load_clip(name='clip_plain')"),
-    _row("latent", "latent denoiser", LATENT_RECIPES["latent"], f"{_LAT} latent --steps 24750 --threads 1 --force",
+    _row("latent", "latent denoiser", LATENT_RECIPES["latent"], f"{_LAT} latent --steps 24750 --threads 1 --force"
+         f" && {_LAT} latent --resume --steps 6000 --threads 1 --force",
          "pretrained.load_latent_denoiser()"),
     _row("halves8", "memorisation halves", BEYOND_RECIPES["halves8"], f"{_BEYOND} halves8 --threads 1 --force",
          "pretrained.load_half(4, 'a')", file="halves8/"),  # ten files: n{4,16,64,256,719}{a,b}.pt
