@@ -100,22 +100,21 @@ def _adherence(pipe, reader, prompts, per_prompt, seed=0):
 def test_latent_adherence_is_at_least_the_pixel_model_s(pipe, reader):
     # Issue 13: within 5 points of lesson 10's pixel model or better. The pixel model at these settings
     # (w = 3, 20 DDIM steps, seed 0, prompt_set seed 9; tests/test_text2image_shipped.py): 24 / 32 seen,
-    # 20 / 32 held out. This file: 28 / 32 seen, 29 / 32 held out, 32 / 32 goldfish.
+    # 20 / 32 held out. This file: 28 / 32 seen, 29 / 32 held out, 32 / 32 goldfish. The seen and goldfish
+    # bounds are the earlier file's counts less one sample; its held-out bound is the expected failure below.
     seen = _adherence(pipe, reader, S.prompt_set("train", 8, seed=9), 4)
     held = _adherence(pipe, reader, S.prompt_set("held_out", 8, seed=9), 4)
     goldfish = _adherence(pipe, reader, [S.GOLDFISH_PROMPT], 32)
-    assert seen >= 24 / 32 and held >= 20 / 32 and goldfish >= 0.9, (seen, held, goldfish)
+    assert seen * 32 >= 27 and goldfish * 32 >= 31, (seen, held, goldfish)
+    assert seen >= 24 / 32 and held >= 20 / 32, (seen, held, goldfish)  # the pixel model's counts
 
 
-@pytest.mark.xfail(strict=True, reason="the retrain that taught 'tin of cola' lost about 5 points on the plainest "
-                   "wording: 115 / 128 seen, 116 / 128 held out (the file before: 121, 123); data/CHECKPOINTS.md")
-def test_latent_adherence_holds_the_previous_file_s_counts(pipe, reader):
-    # The previous file's counts at seed 0 less one sample (27, 30, 31 of 32), over seeds 0 to 3 (128 a
-    # suite): what the plain templates' prompts kept before the grammar gained "a tin of cola".
-    seen, held, goldfish = (sum(_adherence(pipe, reader, prompts, k, seed) for seed in range(4)) / 4
-                            for prompts, k in ((S.prompt_set("train", 8, seed=9), 4),
-                                               (S.prompt_set("held_out", 8, seed=9), 4), ([S.GOLDFISH_PROMPT], 32)))
-    assert seen * 32 >= 27 and held * 32 >= 30 and goldfish * 32 >= 31, (seen, held, goldfish)
+@pytest.mark.xfail(strict=True, reason="the retrain that taught 'tin of cola' lost about 5 points on held-out "
+                   "combinations in the plainest wording: 116 / 128 (the file before: 123); data/CHECKPOINTS.md")
+def test_latent_adherence_on_held_out_combinations_holds_the_earlier_file_s_count(pipe, reader):
+    # The earlier file's count at seed 0 less one sample, 30 of 32, as a share over seeds 0 to 3 (128 samples).
+    held = sum(_adherence(pipe, reader, S.prompt_set("held_out", 8, seed=9), 4, seed) for seed in range(4)) / 4
+    assert held * 32 >= 30, held
 
 
 def test_zero_shot_binding_needs_the_colour_swapped_twins():
